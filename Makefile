@@ -1,0 +1,84 @@
+# ngx_http_webhook_module: deps, build, run, test.
+#
+#   make deps           install what is missing (Debian packages, as root)
+#   make                build build/ngx_http_webhook_module.so
+#   make run            build and start nginx with conf-examples/quickstart.conf
+#   make test           run the whole test suite (prove -r t)
+#   make test-valgrind  the same under valgrind memcheck
+
+SHELL       := /bin/bash
+ROOT        := $(CURDIR)
+BUILD       := $(ROOT)/build
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+MODULE      := $(BUILD)/ngx_http_webhook_module.so
+NDK_MODULE  ?= /usr/lib/nginx/modules/ndk_http_module.so
+
+DEB_PACKAGES := nginx nginx-dev libssl-dev libcjson-dev \
+                libnginx-mod-http-ndk libnginx-mod-http-ndk-dev \
+                gcc make valgrind curl procps \
+                libtest-base-perl libtext-diff-perl libtest-longstring-perl \
+                libwww-perl liburi-perl liblist-moreutils-perl libjson-pp-perl
+
+SOURCES := config ngx_http_webhook_module.c $(wildcard src/*.c src/*.h)
+
+TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BIN) \
+           TEST_NGINX_LOAD_MODULES="$(NDK_MODULE) $(MODULE)"
+
+.PHONY: all deps build run test test-valgrind clean
+
+all: build
+
+# Installs only what is missing, so a second run costs nothing.
+deps: $(BUILD)/.deps
+
+$(BUILD)/.deps: Makefile
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@# Debian starts the packaged nginx on port 80; the project never uses it.
+	@if command -v systemctl >/dev/null 2>&1; then \
+	    systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+	@mkdir -p $(BUILD) && touch $@
+
+build: $(MODULE)
+
+$(MODULE): $(BUILD)/.deps $(SOURCES)
+	@mkdir -p $(BUILD)
+	@if [ ! -f $(BUILD)/nginx/objs/Makefile ] \
+	    || [ config -nt $(BUILD)/nginx/objs/Makefile ]; then \
+	    rm -rf $(BUILD)/nginx && cp -r $(NGINX_SRC) $(BUILD)/nginx && \
+	    cd $(BUILD)/nginx && \
+	    if [ -f conf_flags ]; then \
+	        . ./conf_flags; \
+	    else \
+	        NGX_CONF_FLAGS=(--with-compat --with-threads --with-http_ssl_module); \
+	    fi && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(ROOT) \
+	        > $(BUILD)/configure.log 2>&1 \
+	    || { tail -30 $(BUILD)/configure.log; exit 1; }; \
+	fi
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_webhook_module.so $@
+
+run: $(MODULE)
+	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
+	@echo "nginx with conf-examples/quickstart.conf on http://127.0.0.1:8080 (Ctrl-C stops it)"
+	$(NGINX_BIN) -p $(BUILD)/run -c $(ROOT)/conf-examples/quickstart.conf \
+	    -g 'daemon off; load_module $(NDK_MODULE); load_module $(MODULE);'
+
+test: $(MODULE)
+	$(TEST_ENV) prove -I t/lib -r $(or $(T),t)
+
+test-valgrind: $(MODULE)
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(or $(T),t)
+
+clean:
+	rm -rf $(BUILD) t/servroot
