@@ -1,0 +1,61 @@
+
+/*
+ * Copyright (C) ngx_http_webhook_module authors
+ */
+
+
+#ifndef _NGX_HTTP_WEBHOOK_COMMON_H_INCLUDED_
+#define _NGX_HTTP_WEBHOOK_COMMON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_WEBHOOK_ID_LEN          24
+#define NGX_HTTP_WEBHOOK_TENANT_MAX      128
+#define NGX_HTTP_WEBHOOK_ACTION_MAX      128
+#define NGX_HTTP_WEBHOOK_URL_MAX         2048
+#define NGX_HTTP_WEBHOOK_SECRET_MAX      256
+#define NGX_HTTP_WEBHOOK_TOKEN_MAX       1024
+#define NGX_HTTP_WEBHOOK_DESCRIPTION_MAX 1024
+
+#define NGX_HTTP_WEBHOOK_FSYNC_OFF       0
+#define NGX_HTTP_WEBHOOK_FSYNC_ON        1
+#define NGX_HTTP_WEBHOOK_FSYNC_TIMED     2
+
+
+typedef struct ngx_http_webhook_store_s  ngx_http_webhook_store_t;
+typedef struct ngx_http_webhook_state_s  ngx_http_webhook_state_t;
+
+
+typedef struct {
+    ngx_array_t                 stores;   /* ngx_http_webhook_store_t * */
+} ngx_http_webhook_main_conf_t;
+
+
+typedef struct {
+    ngx_http_webhook_store_t   *api_store;
+    ngx_uint_t                  api_profile;
+
+    ngx_http_complex_value_t   *tenant;
+    ngx_array_t                *events;           /* ngx_str_t */
+
+    ngx_uint_t                  schemes;          /* NGX_HTTP_WEBHOOK_SCHEME_* */
+    ngx_flag_t                  allow_private;
+    ngx_array_t                *private_cidrs;    /* ngx_cidr_t */
+
+    ngx_uint_t                  max_subscriptions;
+    size_t                      max_body_size;
+} ngx_http_webhook_loc_conf_t;
+
+
+#define NGX_HTTP_WEBHOOK_SCHEME_HTTPS    0x01
+#define NGX_HTTP_WEBHOOK_SCHEME_HTTP     0x02
+
+
+extern ngx_module_t  ngx_http_webhook_module;
+
+
+#endif /* _NGX_HTTP_WEBHOOK_COMMON_H_INCLUDED_ */
