@@ -1,0 +1,649 @@
+
+/*
+ * Copyright (C) ngx_http_webhook_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_webhook_common.h"
+#include "ngx_http_webhook_store.h"
+#include "ngx_http_webhook_api.h"
+
+
+#define NGX_HTTP_WEBHOOK_MAX_SUBSCRIPTIONS  1000
+#define NGX_HTTP_WEBHOOK_MAX_BODY_SIZE      (1024 * 1024)
+
+
+static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t *cycle);
+static void ngx_http_webhook_exit_process(ngx_cycle_t *cycle);
+
+static void *ngx_http_webhook_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_webhook_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_http_webhook_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_target_schemes(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_webhook_allow_private(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+
+static ngx_command_t  ngx_http_webhook_commands[] = {
+
+    { ngx_string("webhook_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_webhook_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("webhook_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_webhook_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_tenant"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, tenant),
+      NULL },
+
+    { ngx_string("webhook_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_webhook_events,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_target_schemes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_webhook_target_schemes,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_allow_private"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_webhook_allow_private,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_max_subscriptions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, max_subscriptions),
+      NULL },
+
+    { ngx_string("webhook_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, max_body_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_webhook_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_webhook_create_main_conf,     /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_webhook_create_loc_conf,      /* create location configuration */
+    ngx_http_webhook_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_webhook_module = {
+    NGX_MODULE_V1,
+    &ngx_http_webhook_module_ctx,          /* module context */
+    ngx_http_webhook_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_webhook_init_process,         /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_webhook_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_webhook_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_webhook_store_t     **stores;
+    ngx_http_webhook_main_conf_t  *wmcf;
+
+    /* the cache manager and loader run init_process too */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module);
+    if (wmcf == NULL) {
+        return NGX_OK;
+    }
+
+    stores = wmcf->stores.elts;
+
+    for (i = 0; i < wmcf->stores.nelts; i++) {
+        if (ngx_http_webhook_store_init_process(cycle, stores[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_webhook_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_webhook_store_t     **stores;
+    ngx_http_webhook_main_conf_t  *wmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module);
+    if (wmcf == NULL) {
+        return;
+    }
+
+    stores = wmcf->stores.elts;
+
+    for (i = 0; i < wmcf->stores.nelts; i++) {
+        ngx_http_webhook_store_exit_process(cycle, stores[i]);
+    }
+}
+
+
+static void *
+ngx_http_webhook_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_webhook_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&wmcf->stores, cf->pool, 2,
+                       sizeof(ngx_http_webhook_store_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return wmcf;
+}
+
+
+static void *
+ngx_http_webhook_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_webhook_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->api_store = NULL;
+     *     conf->api_profile = 0;
+     *     conf->tenant = NULL;
+     *     conf->events = NULL;
+     *     conf->private_cidrs = NULL;
+     */
+
+    conf->schemes = NGX_CONF_UNSET_UINT;
+    conf->allow_private = NGX_CONF_UNSET;
+    conf->max_subscriptions = NGX_CONF_UNSET_UINT;
+    conf->max_body_size = NGX_CONF_UNSET_SIZE;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_webhook_loc_conf_t *prev = parent;
+    ngx_http_webhook_loc_conf_t *conf = child;
+
+    if (conf->tenant == NULL) {
+        conf->tenant = prev->tenant;
+    }
+
+    if (conf->events == NULL) {
+        conf->events = prev->events;
+    }
+
+    ngx_conf_merge_uint_value(conf->schemes, prev->schemes,
+                              NGX_HTTP_WEBHOOK_SCHEME_HTTPS);
+
+    if (conf->allow_private == NGX_CONF_UNSET) {
+        conf->allow_private = prev->allow_private;
+        conf->private_cidrs = prev->private_cidrs;
+    }
+
+    ngx_conf_merge_value(conf->allow_private, prev->allow_private, 0);
+
+    ngx_conf_merge_uint_value(conf->max_subscriptions,
+                              prev->max_subscriptions,
+                              NGX_HTTP_WEBHOOK_MAX_SUBSCRIPTIONS);
+
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              NGX_HTTP_WEBHOOK_MAX_BODY_SIZE);
+
+    if (conf->api_store && conf->tenant == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"webhook_api\" requires \"webhook_tenant\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char                         *p;
+    ssize_t                         size;
+    ngx_str_t                      *value, s;
+    ngx_int_t                       t;
+    ngx_uint_t                      i;
+    ngx_http_webhook_store_t       *store, **sp;
+    ngx_http_webhook_main_conf_t   *wmcf;
+    ngx_http_webhook_store_conf_t   scf;
+
+    value = cf->args->elts;
+
+    ngx_memzero(&scf, sizeof(ngx_http_webhook_store_conf_t));
+    scf.fsync = NGX_HTTP_WEBHOOK_FSYNC_ON;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            scf.name.data = value[i].data + 5;
+
+            p = (u_char *) ngx_strchr(scf.name.data, ':');
+
+            if (p == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scf.name.len = p - scf.name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scf.size = size;
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "state=", 6) == 0) {
+
+            scf.state_dir.data = value[i].data + 6;
+            scf.state_dir.len = value[i].len - 6;
+
+            if (scf.state_dir.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid state \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "fsync=", 6) == 0) {
+
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            if (s.len == 2 && ngx_strncmp(s.data, "on", 2) == 0) {
+                scf.fsync = NGX_HTTP_WEBHOOK_FSYNC_ON;
+
+            } else if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+                scf.fsync = NGX_HTTP_WEBHOOK_FSYNC_OFF;
+
+            } else {
+                t = ngx_parse_time(&s, 0);
+
+                if (t == NGX_ERROR || t == 0) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "invalid fsync \"%V\"", &value[i]);
+                    return NGX_CONF_ERROR;
+                }
+
+                scf.fsync = NGX_HTTP_WEBHOOK_FSYNC_TIMED;
+                scf.fsync_interval = (ngx_msec_t) t;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "snapshot=", 9) == 0) {
+
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR || size == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid snapshot \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scf.snapshot_size = size;
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (scf.name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_webhook_store_find(cf, &scf.name)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate webhook zone \"%V\"", &scf.name);
+        return NGX_CONF_ERROR;
+    }
+
+    store = ngx_http_webhook_store_add(cf, &scf);
+    if (store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module);
+
+    sp = ngx_array_push(&wmcf->stores);
+    if (sp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *sp = store;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                 *value, name;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->api_store) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "profile=", 8) == 0) {
+
+            if (value[i].len == 12
+                && ngx_strncmp(value[i].data + 8, "vyte", 4) == 0)
+            {
+                wlcf->api_profile = 0;
+                continue;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown profile \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->api_store = ngx_http_webhook_store_find(cf, &name);
+
+    if (wlcf->api_store == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown webhook zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_webhook_api_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    if (wlcf->events) {
+        return "is duplicate";
+    }
+
+    wlcf->events = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_str_t));
+    if (wlcf->events == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0 || value[i].len > NGX_HTTP_WEBHOOK_ACTION_MAX) {
+            goto invalid;
+        }
+
+        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+            if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z')
+                && !(*p >= '0' && *p <= '9')
+                && *p != '_' && *p != '.' && *p != ':' && *p != '-')
+            {
+                goto invalid;
+            }
+        }
+
+        name = ngx_array_push(wlcf->events);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid event name \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_webhook_target_schemes(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (wlcf->schemes != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    wlcf->schemes = 0;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "https") == 0) {
+            wlcf->schemes |= NGX_HTTP_WEBHOOK_SCHEME_HTTPS;
+
+        } else if (ngx_strcmp(value[i].data, "http") == 0) {
+            wlcf->schemes |= NGX_HTTP_WEBHOOK_SCHEME_HTTP;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid scheme \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_allow_private(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (wlcf->allow_private != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+
+        if (ngx_strcmp(value[1].data, "on") == 0) {
+            wlcf->allow_private = 1;
+            return NGX_CONF_OK;
+        }
+
+        if (ngx_strcmp(value[1].data, "off") == 0) {
+            wlcf->allow_private = 0;
+            return NGX_CONF_OK;
+        }
+    }
+
+    /* the subnets named are allowed, the other private ranges are not */
+
+    wlcf->allow_private = 0;
+
+    wlcf->private_cidrs = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                           sizeof(ngx_cidr_t));
+    if (wlcf->private_cidrs == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        cidr = ngx_array_push(wlcf->private_cidrs);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless",
+                               &value[i]);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
