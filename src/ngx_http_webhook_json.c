@@ -1,0 +1,458 @@
+
+/*
+ * Copyright (C) ngx_http_webhook_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_webhook_json.h"
+
+
+/* 9999-12-31T23:59:59.999Z: the year keeps its four digits */
+#define NGX_HTTP_WEBHOOK_JSON_TIME_MAX  ((int64_t) 253402300799999LL)
+
+
+static void ngx_http_webhook_json_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_webhook_json_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *text)
+{
+    off_t         size;
+    u_char       *p;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if ((max && size > (off_t) max)
+        || (uint64_t) size >= (uint64_t) NGX_MAX_SIZE_T_VALUE)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) size + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->data = p;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (ngx_buf_in_memory(b)) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+                continue;
+            }
+
+            if (!b->in_file || b->file_last <= b->file_pos) {
+                continue;
+            }
+
+            len = (size_t) (b->file_last - b->file_pos);
+
+            n = ngx_read_file(b->file, p, len, b->file_pos);
+
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if ((size_t) n != len) {
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                              ngx_read_file_n " read only %z of %uz "
+                              "from \"%V\"", n, len, &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+        }
+    }
+
+    *p = '\0';
+    text->len = p - text->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_parse(ngx_pool_t *pool, ngx_str_t *text, cJSON **json)
+{
+    cJSON               *root;
+    ngx_pool_cleanup_t  *cln;
+
+    /*
+     * A NUL byte is never valid JSON text, but cJSON would skip it as
+     * white space between tokens and cut a string short at it.
+     */
+
+    if (ngx_strlchr(text->data, text->data + text->len, '\0')) {
+        return NGX_DECLINED;
+    }
+
+    /* added first: once the tree exists, nothing may fail before it */
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The length counts the terminating NUL: that is how cJSON's
+     * require_null_terminated check finds the end of the text.
+     */
+
+    root = cJSON_ParseWithLengthOpts((const char *) text->data, text->len + 1,
+                                     NULL, 1);
+    if (root == NULL) {
+        return NGX_DECLINED;
+    }
+
+    cln->handler = ngx_http_webhook_json_cleanup;
+    cln->data = root;
+
+    *json = root;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_webhook_json_cleanup(void *data)
+{
+    cJSON_Delete(data);
+}
+
+
+ngx_uint_t
+ngx_http_webhook_json_mark_nul(ngx_str_t *text)
+{
+    u_char      *p, *q, *last;
+    ngx_uint_t   n;
+
+    n = 0;
+    p = text->data;
+    last = p + text->len;
+
+    while (p < last) {
+
+        if (*p != '\\') {
+            p++;
+            continue;
+        }
+
+        /*
+         * In valid JSON a backslash occurs only inside strings; of a run
+         * of them, pairs are escaped backslashes, and an odd one out
+         * escapes the character after the run.
+         */
+
+        for (q = p; q < last && *q == '\\'; q++) { /* void */ }
+
+        if (((q - p) & 1)
+            && last - q >= 5
+            && ngx_strncmp(q, "u0000", 5) == 0)
+        {
+            q[3] = '1';
+            q[4] = 'a';
+            n++;
+        }
+
+        p = q;
+    }
+
+    return n;
+}
+
+
+ngx_uint_t
+ngx_http_webhook_json_utf8_valid(u_char *p, size_t len)
+{
+    u_char      c, lo, hi;
+    u_char     *last;
+    ngx_uint_t  n;
+
+    last = p + len;
+
+    while (p < last) {
+        c = *p++;
+
+        if (c < 0x80) {
+            continue;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+
+            if (c == 0xe0) {
+                lo = 0xa0;                      /* overlong */
+
+            } else if (c == 0xed) {
+                hi = 0x9f;                      /* surrogates */
+            }
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+
+            if (c == 0xf0) {
+                lo = 0x90;                      /* overlong */
+
+            } else if (c == 0xf4) {
+                hi = 0x8f;                      /* above U+10FFFF */
+            }
+
+        } else {
+            return 0;
+        }
+
+        if ((size_t) (last - p) < n || *p < lo || *p > hi) {
+            return 0;
+        }
+
+        p++;
+
+        while (--n) {
+            if (*p < 0x80 || *p > 0xbf) {
+                return 0;
+            }
+
+            p++;
+        }
+    }
+
+    return 1;
+}
+
+
+size_t
+ngx_http_webhook_json_escape_len(ngx_str_t *s)
+{
+    size_t   len;
+    u_char  *p, *last;
+
+    len = s->len;
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+
+        if (*p == '"' || *p == '\\') {
+            len++;
+
+        } else if (*p < 0x20 || *p == 0x7f) {
+            len += sizeof("\\u0000") - 2;
+        }
+    }
+
+    return len;
+}
+
+
+u_char *
+ngx_http_webhook_json_escape(u_char *dst, ngx_str_t *s)
+{
+    u_char         c, *p, *last;
+    static u_char  hex[] = "0123456789abcdef";
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        c = *p;
+
+        if (c == '"' || c == '\\') {
+            *dst++ = '\\';
+            *dst++ = c;
+
+        } else if (c < 0x20 || c == 0x7f) {
+            *dst++ = '\\';
+            *dst++ = 'u';
+            *dst++ = '0';
+            *dst++ = '0';
+            *dst++ = hex[c >> 4];
+            *dst++ = hex[c & 0xf];
+
+        } else {
+            *dst++ = c;
+        }
+    }
+
+    return dst;
+}
+
+
+u_char *
+ngx_http_webhook_json_time(u_char *dst, int64_t ms)
+{
+    ngx_tm_t  tm;
+
+    if (ms < 0) {
+        ms = 0;
+
+    } else if (ms > NGX_HTTP_WEBHOOK_JSON_TIME_MAX) {
+        ms = NGX_HTTP_WEBHOOK_JSON_TIME_MAX;
+    }
+
+    ngx_gmtime((time_t) (ms / 1000), &tm);
+
+    return ngx_sprintf(dst, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                       (int) (ms % 1000));
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->lowcase_key = ngx_pnalloc(r->pool, key->len);
+    if (h->lowcase_key == NULL) {
+        h->hash = 0;
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(h->lowcase_key, key->data, key->len);
+
+    h->hash = 1;
+    h->key = *key;
+    h->value = *value;
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_send(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->headers_out.status = status;
+
+    if (status == NGX_HTTP_WEBHOOK_UNPROCESSABLE_ENTITY) {
+        /* else the status line would go out without a reason phrase */
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
+    }
+
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_lowcase = NULL;
+
+    r->headers_out.content_length_n = len;
+
+    if (len == 0 || r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *code, char *message, char *field)
+{
+    size_t     len;
+    u_char    *body, *p;
+    ngx_str_t  c, m, f;
+
+    c.data = (u_char *) code;
+    c.len = ngx_strlen(code);
+
+    m.data = (u_char *) (message ? message : "");
+    m.len = ngx_strlen(m.data);
+
+    len = sizeof("{\"error\":\"\",\"message\":\"\"}") - 1
+          + ngx_http_webhook_json_escape_len(&c)
+          + ngx_http_webhook_json_escape_len(&m);
+
+    if (field) {
+        f.data = (u_char *) field;
+        f.len = ngx_strlen(field);
+
+        len += sizeof(",\"field\":\"\"") - 1
+               + ngx_http_webhook_json_escape_len(&f);
+
+    } else {
+        ngx_str_null(&f);
+    }
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(body, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+    p = ngx_http_webhook_json_escape(p, &c);
+    p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
+    p = ngx_http_webhook_json_escape(p, &m);
+    *p++ = '"';
+
+    if (field) {
+        p = ngx_cpymem(p, ",\"field\":\"", sizeof(",\"field\":\"") - 1);
+        p = ngx_http_webhook_json_escape(p, &f);
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+
+    return ngx_http_webhook_json_send(r, status, body, p - body);
+}

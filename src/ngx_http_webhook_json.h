@@ -1,0 +1,86 @@
+
+/*
+ * Copyright (C) ngx_http_webhook_module authors
+ */
+
+
+#ifndef _NGX_HTTP_WEBHOOK_JSON_H_INCLUDED_
+#define _NGX_HTTP_WEBHOOK_JSON_H_INCLUDED_
+
+
+#include "ngx_http_webhook_common.h"
+
+#include <cjson/cJSON.h>
+
+
+/* nginx 1.22 has no reason phrase for it; see ngx_http_webhook_json_send() */
+#define NGX_HTTP_WEBHOOK_UNPROCESSABLE_ENTITY  422
+
+/* "2018-01-04T15:00:58.486Z" */
+#define NGX_HTTP_WEBHOOK_JSON_TIME_LEN                                        \
+    (sizeof("2018-01-04T15:00:58.486Z") - 1)
+
+
+/*
+ * Copies the request body, wherever nginx keeps it (memory buffers, a temp
+ * file, or both), into one buffer from r->pool with a NUL after its last
+ * byte (not counted in text->len).  NGX_DECLINED: the body is larger than
+ * "max" bytes (0: no limit).
+ */
+ngx_int_t ngx_http_webhook_json_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *text);
+
+/*
+ * Parses "text", which must have a NUL at text->data[text->len], as exactly
+ * one JSON value with nothing but white space after it (and no NUL byte
+ * anywhere).  The tree is freed with the pool.  NGX_DECLINED: not JSON (or cJSON ran out of memory, which
+ * it does not tell apart); NGX_ERROR: no memory for the pool cleanup.
+ */
+ngx_int_t ngx_http_webhook_json_parse(ngx_pool_t *pool, ngx_str_t *text,
+    cJSON **json);
+
+/*
+ * cJSON keeps strings NUL-terminated, so a "\u0000" escape silently cuts
+ * a string (or a member name) short.  This rewrites every such escape of
+ * the text, in place, as "\u001a" (SUB), a control character that field
+ * checks then refuse; it returns how many there were.  Text whose bytes
+ * must be kept as sent has to be copied first.
+ */
+ngx_uint_t ngx_http_webhook_json_mark_nul(ngx_str_t *text);
+
+/* 1 if the bytes are well-formed UTF-8 (no overlongs, no surrogates) */
+ngx_uint_t ngx_http_webhook_json_utf8_valid(u_char *p, size_t len);
+
+/*
+ * JSON string escaping without the quotes: '"' and '\\' get a backslash,
+ * control characters (below 0x20, and 0x7f) become \u00XX, everything else
+ * ('/' and UTF-8 sequences included) is copied as is.
+ */
+size_t ngx_http_webhook_json_escape_len(ngx_str_t *s);
+u_char *ngx_http_webhook_json_escape(u_char *dst, ngx_str_t *s);
+
+/* unix milliseconds as NGX_HTTP_WEBHOOK_JSON_TIME_LEN bytes, UTC */
+u_char *ngx_http_webhook_json_time(u_char *dst, int64_t ms);
+
+/* adds an output header; key and value must outlive the response */
+ngx_int_t ngx_http_webhook_json_add_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
+
+/*
+ * Sends a complete "application/json" response with "body" (not copied:
+ * it must live in r->pool or longer) and returns what a content handler
+ * returns, for ngx_http_finalize_request().  A request body not read yet
+ * is discarded; HEAD gets the headers only; len 0 sends no body.
+ */
+ngx_int_t ngx_http_webhook_json_send(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len);
+
+/*
+ * Sends {"error":"CODE","message":"MESSAGE","field":"FIELD"}, "field"
+ * only when not NULL; message and field are NUL-terminated and escaped.
+ */
+ngx_int_t ngx_http_webhook_json_error(ngx_http_request_t *r,
+    ngx_uint_t status, char *code, char *message, char *field);
+
+
+#endif /* _NGX_HTTP_WEBHOOK_JSON_H_INCLUDED_ */
