@@ -73,6 +73,12 @@ sub count_hooks {
     return $1;
 }
 
+# kill -9, HUP and worker pids mean nothing under valgrind's supervisor;
+# the load paths these blocks use run under valgrind in 001-api.t
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+    plan(skip_all => 'process-level tests are not run under valgrind');
+}
+
 run_tests();
 
 __DATA__
