@@ -30,8 +30,21 @@ typedef struct ngx_http_webhook_store_s  ngx_http_webhook_store_t;
 typedef struct ngx_http_webhook_state_s  ngx_http_webhook_state_t;
 
 
+/* a webhook_deliver location: every delivery of its zone runs through it */
+typedef struct {
+    ngx_http_webhook_store_t   *store;
+    ngx_str_t                   uri;
+    ngx_http_conf_ctx_t        *ctx;              /* the location's conf */
+    void                       *wlcf;             /* its loc conf, merged
+                                                     by the time workers
+                                                     start */
+} ngx_http_webhook_deliver_t;
+
+
 typedef struct {
     ngx_array_t                 stores;   /* ngx_http_webhook_store_t * */
+    ngx_array_t                 publishers; /* ngx_http_webhook_store_t * */
+    ngx_array_t                 delivers; /* ngx_http_webhook_deliver_t * */
 } ngx_http_webhook_main_conf_t;
 
 
@@ -42,12 +55,29 @@ typedef struct {
     ngx_http_complex_value_t   *tenant;
     ngx_array_t                *events;           /* ngx_str_t */
 
-    ngx_uint_t                  schemes;          /* NGX_HTTP_WEBHOOK_SCHEME_* */
+    ngx_uint_t                  schemes;          /* NGX_HTTP_WEBHOOK_SCHEME_ */
     ngx_flag_t                  allow_private;
     ngx_array_t                *private_cidrs;    /* ngx_cidr_t */
 
     ngx_uint_t                  max_subscriptions;
     size_t                      max_body_size;
+
+    /* webhook_publish */
+    ngx_http_webhook_store_t   *publish_store;
+    ngx_flag_t                  publish_sync;
+    ngx_http_complex_value_t   *payload;          /* webhook_payload */
+    ngx_msec_t                  idempotency;      /* ..._idempotency_window */
+    ngx_uint_t                  max_pending;      /* webhook_max_pending */
+
+    /* webhook_deliver */
+    ngx_http_webhook_deliver_t *deliver;
+    ngx_array_t                *retry;            /* ngx_msec_t */
+    u_char                     *success;          /* 600 flags, by status */
+    ngx_uint_t                  concurrency;      /* webhook_concurrency */
+    ngx_uint_t                  host_concurrency; /* ..._host_concurrency */
+    ngx_msec_t                  attempt_timeout;  /* ..._attempt_timeout */
+    ngx_msec_t                  failed_keep;      /* webhook_failed_keep */
+    ngx_msec_t                  disable_after;    /* webhook_disable_after */
 } ngx_http_webhook_loc_conf_t;
 
 

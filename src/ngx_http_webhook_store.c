@@ -16,6 +16,12 @@
 
 #define NGX_HTTP_WEBHOOK_REC_SUB_PUT     1
 #define NGX_HTTP_WEBHOOK_REC_SUB_DEL     2
+#define NGX_HTTP_WEBHOOK_REC_EVENTS      3
+#define NGX_HTTP_WEBHOOK_REC_OUTCOME     4
+#define NGX_HTTP_WEBHOOK_REC_REDELIVER   5
+#define NGX_HTTP_WEBHOOK_REC_EVENT       6    /* snapshots only */
+#define NGX_HTTP_WEBHOOK_REC_DELIVERY    7    /* snapshots only */
+#define NGX_HTTP_WEBHOOK_REC_ENTRY       8    /* snapshots only */
 
 #define NGX_HTTP_WEBHOOK_REC_VERSION     1
 
@@ -24,6 +30,7 @@
     (4 + 4 + 8 + 8 + NGX_HTTP_WEBHOOK_ID_LEN + 6 * 2)
 
 #define NGX_HTTP_WEBHOOK_SNAPSHOT_SIZE   (64 * 1024 * 1024)
+#define NGX_HTTP_WEBHOOK_ATTEMPTS_KEPT   20
 
 
 /* a node of the tenant and action trees: key is the hash of the name */
@@ -50,12 +57,77 @@ typedef struct {
 } ngx_http_webhook_bucket_t;
 
 
+/* the last attempts of a subscription, a ring */
 typedef struct {
+    int64_t                         at;
+    ngx_msec_t                      duration;
+    u_short                         status;
+    u_char                          error;
+    u_char                          state;
+    u_short                         attempt;
+    u_char                          event_id_len;
+    u_char                          action_len;
+    u_char                          data[1];    /* event id, action */
+} ngx_http_webhook_entry_t;
+
+
+typedef struct {
+    ngx_uint_t                      next;
+    ngx_uint_t                      count;
+    ngx_http_webhook_entry_t       *entries[1];
+} ngx_http_webhook_log_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t               node;       /* key: hash of tenant, id */
+    ngx_queue_t                     queue;      /* in expiry order */
+    int64_t                         created;
+    int64_t                         expires;
+    ngx_uint_t                      deliveries; /* the publish answer */
+    ngx_uint_t                      refs;       /* deliveries alive */
+    u_char                         *payload;
+    size_t                          payload_len;
+    u_char                          tenant_len;
+    u_char                          id_len;
+    u_char                          action_len;
+    u_char                          data[1];    /* tenant, id, action */
+} ngx_http_webhook_event_node_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t               node;       /* key: next_at, due tree */
+    ngx_rbtree_node_t               id_node;    /* key: id */
+    ngx_queue_t                     sub_queue;
+    ngx_http_webhook_event_node_t  *event;
+    uint64_t                        id;
+    ngx_pid_t                       owner;
+    u_short                         attempt;
+    u_char                          state;
+    u_char                          sub_id[NGX_HTTP_WEBHOOK_ID_LEN];
+} ngx_http_webhook_delivery_t;
+
+
+typedef struct ngx_http_webhook_node_s  ngx_http_webhook_node_t;
+
+
+/* a subscription a publish passed over: at its cap of pending deliveries */
+typedef struct {
+    ngx_http_webhook_node_t        *sub;
+    ngx_http_webhook_attempt_t      attempt;
+} ngx_http_webhook_skip_t;
+
+
+struct ngx_http_webhook_node_s {
     ngx_rbtree_node_t               node;       /* key: hash of the id */
     ngx_queue_t                     tenant_queue;
     ngx_queue_t                     bucket_queue;
     ngx_http_webhook_tenant_t      *tenant;
     ngx_http_webhook_bucket_t      *bucket;
+    ngx_queue_t                     deliveries;
+    ngx_http_webhook_log_t         *log;        /* attempts, or NULL */
+    ngx_uint_t                      pending;
+    int64_t                         failing_since;
+    int64_t                         last_test;
     int64_t                         created;
     int64_t                         updated;
     uint32_t                        version;
@@ -70,7 +142,7 @@ typedef struct {
     u_short                         token_len;
     u_short                         description_len;
     u_char                          data[1];
-} ngx_http_webhook_node_t;
+};
 
 
 typedef struct {
@@ -80,6 +152,17 @@ typedef struct {
     ngx_rbtree_node_t               tenants_sentinel;
 
     ngx_uint_t                      subscriptions;
+
+    ngx_rbtree_t                    events;
+    ngx_rbtree_node_t               events_sentinel;
+    ngx_queue_t                     events_expiry;
+    ngx_rbtree_t                    due;
+    ngx_rbtree_node_t               due_sentinel;
+    ngx_rbtree_t                    deliveries;
+    ngx_rbtree_node_t               deliveries_sentinel;
+    uint64_t                        next_delivery;
+    ngx_uint_t                      events_count;
+    ngx_uint_t                      deliveries_count;
 
     uint64_t                        generation;
     uint64_t                        seq;
@@ -99,6 +182,7 @@ struct ngx_http_webhook_store_s {
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_webhook_store_conf_t   conf;
     ngx_http_webhook_state_t       *state;
+    ngx_http_webhook_retry_conf_t  *rcf;
     ngx_event_t                     lock_event;
 };
 
@@ -127,6 +211,9 @@ static void ngx_http_webhook_id_insert_value(ngx_rbtree_node_t *temp,
 
 static ngx_http_webhook_node_t *ngx_http_webhook_node_alloc(
     ngx_http_webhook_store_t *store, ngx_http_webhook_sub_t *sub);
+static ngx_int_t ngx_http_webhook_sub_put(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_sub_t *view, ngx_http_webhook_node_t *old,
+    ngx_log_t *log, ngx_http_webhook_node_t **out);
 static ngx_int_t ngx_http_webhook_node_prepare(
     ngx_http_webhook_store_t *store, ngx_http_webhook_node_t *node,
     ngx_str_t *tenant, ngx_http_webhook_tenant_t **tp,
@@ -162,6 +249,28 @@ static ngx_int_t ngx_http_webhook_store_done(ngx_http_webhook_store_t *store,
     ngx_log_t *log, ngx_http_webhook_store_handler_pt handler, void *data);
 
 static int64_t ngx_http_webhook_now(void);
+
+static void ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_webhook_sub_drop(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *node);
+static ngx_int_t ngx_http_webhook_events_rec_apply(
+    ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static size_t ngx_http_webhook_event_rec_apply(
+    ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static ngx_int_t ngx_http_webhook_outcome_rec_apply(
+    ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static ngx_int_t ngx_http_webhook_redeliver_rec_apply(
+    ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static ngx_int_t ngx_http_webhook_delivery_rec_apply(
+    ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static ngx_int_t ngx_http_webhook_entry_rec_apply(
+    ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static size_t ngx_http_webhook_event_rec_size(
+    ngx_http_webhook_event_node_t *ev, ngx_uint_t nd);
+static u_char *ngx_http_webhook_event_rec_write(u_char *p,
+    ngx_http_webhook_event_node_t *ev, uint64_t first,
+    ngx_http_webhook_node_t **subs, ngx_uint_t nd);
 static void ngx_http_webhook_new_id(ngx_http_webhook_shctx_t *sh,
     u_char *id);
 
@@ -181,6 +290,10 @@ ngx_http_webhook_store_add(ngx_conf_t *cf, ngx_http_webhook_store_conf_t *scf)
 
     if (store->conf.snapshot_size == 0) {
         store->conf.snapshot_size = NGX_HTTP_WEBHOOK_SNAPSHOT_SIZE;
+    }
+
+    if (store->conf.attempts_kept == NGX_CONF_UNSET_UINT) {
+        store->conf.attempts_kept = NGX_HTTP_WEBHOOK_ATTEMPTS_KEPT;
     }
 
     if (scf->state_dir.len) {
@@ -320,6 +433,13 @@ ngx_http_webhook_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_webhook_id_insert_value);
     ngx_rbtree_init(&store->sh->tenants, &store->sh->tenants_sentinel,
                     ngx_http_webhook_named_insert_value);
+    ngx_rbtree_init(&store->sh->events, &store->sh->events_sentinel,
+                    ngx_http_webhook_event_insert_value);
+    ngx_queue_init(&store->sh->events_expiry);
+    ngx_rbtree_init(&store->sh->due, &store->sh->due_sentinel,
+                    ngx_rbtree_insert_value);
+    ngx_rbtree_init(&store->sh->deliveries, &store->sh->deliveries_sentinel,
+                    ngx_rbtree_insert_value);
 
     if (RAND_bytes(store->sh->id_random, 5) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -458,6 +578,25 @@ ngx_http_webhook_store_apply(void *data, ngx_uint_t type, u_char *p,
         }
 
         return NGX_OK;
+
+    case NGX_HTTP_WEBHOOK_REC_EVENTS:
+        return ngx_http_webhook_events_rec_apply(store, p, len);
+
+    case NGX_HTTP_WEBHOOK_REC_EVENT:
+        return (ngx_http_webhook_event_rec_apply(store, p, len) == len)
+               ? NGX_OK : NGX_ERROR;
+
+    case NGX_HTTP_WEBHOOK_REC_OUTCOME:
+        return ngx_http_webhook_outcome_rec_apply(store, p, len);
+
+    case NGX_HTTP_WEBHOOK_REC_REDELIVER:
+        return ngx_http_webhook_redeliver_rec_apply(store, p, len);
+
+    case NGX_HTTP_WEBHOOK_REC_DELIVERY:
+        return ngx_http_webhook_delivery_rec_apply(store, p, len);
+
+    case NGX_HTTP_WEBHOOK_REC_ENTRY:
+        return ngx_http_webhook_entry_rec_apply(store, p, len);
 
     default:
         ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
@@ -610,40 +749,104 @@ ngx_http_webhook_store_writable(ngx_http_webhook_store_t *store)
 }
 
 
+/*
+ * Under the mutex: stores "view" as a new subscription, or as the new
+ * version of "old": allocated, journaled, then linked, so that a failure
+ * at any step leaves the zone as it was.  "log" is where the record's
+ * buffer comes from and errors go.
+ */
+
+static ngx_int_t
+ngx_http_webhook_sub_put(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_sub_t *view, ngx_http_webhook_node_t *old,
+    ngx_log_t *log, ngx_http_webhook_node_t **out)
+{
+    u_char                     *rec;
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_http_webhook_node_t    *node;
+    ngx_http_webhook_bucket_t  *bucket;
+    ngx_http_webhook_tenant_t  *tenant;
+
+    node = ngx_http_webhook_node_alloc(store, view);
+    if (node == NULL) {
+        return NGX_HTTP_WEBHOOK_STORE_FULL;
+    }
+
+    if (ngx_http_webhook_node_prepare(store, node, &view->tenant, &tenant,
+                                      &bucket)
+        != NGX_OK)
+    {
+        ngx_slab_free_locked(store->shpool, node);
+        return NGX_HTTP_WEBHOOK_STORE_FULL;
+    }
+
+    if (store->state) {
+        len = ngx_http_webhook_sub_rec_size(view);
+
+        rec = ngx_alloc(len, log);
+        if (rec == NULL) {
+            rc = NGX_ERROR;
+            goto undo;
+        }
+
+        (void) ngx_http_webhook_sub_rec_write(rec, view);
+
+        rc = ngx_http_webhook_store_journal(store,
+                                            NGX_HTTP_WEBHOOK_REC_SUB_PUT,
+                                            rec, len, log);
+        ngx_free(rec);
+
+        if (rc != NGX_OK) {
+            goto undo;
+        }
+    }
+
+    ngx_http_webhook_node_link(store, node, tenant, bucket, old);
+
+    *out = node;
+
+    return NGX_OK;
+
+undo:
+
+    ngx_slab_free_locked(store->shpool, node);
+    ngx_http_webhook_node_free_unlinked(store, tenant, bucket);
+
+    return rc;
+}
+
+
 ngx_int_t
 ngx_http_webhook_store_create(ngx_http_webhook_store_t *store,
     ngx_http_webhook_sub_t *sub, ngx_uint_t max_per_tenant,
     ngx_pool_t *pool, ngx_http_webhook_sub_t *out,
     ngx_http_webhook_store_handler_pt handler, void *data)
 {
-    u_char                     *rec;
-    size_t                      len;
     ngx_int_t                   rc;
     ngx_http_webhook_sub_t      view;
     ngx_http_webhook_node_t    *node;
-    ngx_http_webhook_bucket_t  *bucket;
     ngx_http_webhook_tenant_t  *tenant;
+
+    view = *sub;
+    view.id.len = NGX_HTTP_WEBHOOK_ID_LEN;
+    view.id.data = ngx_pnalloc(pool, NGX_HTTP_WEBHOOK_ID_LEN);
+    if (view.id.data == NULL) {
+        return NGX_ERROR;
+    }
 
     ngx_shmtx_lock(&store->shpool->mutex);
 
     if (!store->sh->writable) {
         rc = NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
-        goto failed;
+        goto done;
     }
 
     tenant = ngx_http_webhook_tenant_lookup(store->sh, &sub->tenant);
 
     if (tenant && max_per_tenant && tenant->count >= max_per_tenant) {
         rc = NGX_HTTP_WEBHOOK_STORE_LIMIT;
-        goto failed;
-    }
-
-    view = *sub;
-    view.id.len = NGX_HTTP_WEBHOOK_ID_LEN;
-    view.id.data = ngx_pnalloc(pool, NGX_HTTP_WEBHOOK_ID_LEN);
-    if (view.id.data == NULL) {
-        rc = NGX_ERROR;
-        goto failed;
+        goto done;
     }
 
     ngx_http_webhook_new_id(store->sh, view.id.data);
@@ -652,45 +855,14 @@ ngx_http_webhook_store_create(ngx_http_webhook_store_t *store,
     view.updated = view.created;
     view.version = 0;
 
-    node = ngx_http_webhook_node_alloc(store, &view);
-    if (node == NULL) {
-        rc = NGX_HTTP_WEBHOOK_STORE_FULL;
-        goto failed;
+    rc = ngx_http_webhook_sub_put(store, &view, NULL, pool->log, &node);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_webhook_node_copy(node, pool, out, 1);
+        ngx_http_webhook_store_maybe_snapshot(store, pool->log);
     }
 
-    if (ngx_http_webhook_node_prepare(store, node, &sub->tenant, &tenant,
-                                      &bucket)
-        != NGX_OK)
-    {
-        ngx_slab_free_locked(store->shpool, node);
-        rc = NGX_HTTP_WEBHOOK_STORE_FULL;
-        goto failed;
-    }
-
-    if (store->state) {
-        len = ngx_http_webhook_sub_rec_size(&view);
-
-        rec = ngx_pnalloc(pool, len);
-        if (rec == NULL) {
-            rc = NGX_ERROR;
-            goto undo;
-        }
-
-        (void) ngx_http_webhook_sub_rec_write(rec, &view);
-
-        rc = ngx_http_webhook_store_journal(store,
-                                            NGX_HTTP_WEBHOOK_REC_SUB_PUT,
-                                            rec, len, pool->log);
-        if (rc != NGX_OK) {
-            goto undo;
-        }
-    }
-
-    ngx_http_webhook_node_link(store, node, tenant, bucket, NULL);
-
-    rc = ngx_http_webhook_node_copy(node, pool, out, 1);
-
-    ngx_http_webhook_store_maybe_snapshot(store, pool->log);
+done:
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
@@ -699,17 +871,6 @@ ngx_http_webhook_store_create(ngx_http_webhook_store_t *store,
     }
 
     return ngx_http_webhook_store_done(store, pool->log, handler, data);
-
-undo:
-
-    ngx_slab_free_locked(store->shpool, node);
-    ngx_http_webhook_node_free_unlinked(store, tenant, bucket);
-
-failed:
-
-    ngx_shmtx_unlock(&store->shpool->mutex);
-
-    return rc;
 }
 
 
@@ -857,13 +1018,9 @@ ngx_http_webhook_store_update(ngx_http_webhook_store_t *store,
     ngx_http_webhook_sub_t *out, ngx_http_webhook_store_handler_pt handler,
     void *data)
 {
-    u_char                     *rec;
-    size_t                      len;
     ngx_int_t                   rc;
     ngx_http_webhook_sub_t      view;
     ngx_http_webhook_node_t    *node, *old;
-    ngx_http_webhook_bucket_t  *bucket;
-    ngx_http_webhook_tenant_t  *tp;
 
     if (id->len != NGX_HTTP_WEBHOOK_ID_LEN) {
         return NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
@@ -920,45 +1077,14 @@ ngx_http_webhook_store_update(ngx_http_webhook_store_t *store,
     view.updated = ngx_http_webhook_now();
     view.version++;
 
-    node = ngx_http_webhook_node_alloc(store, &view);
-    if (node == NULL) {
-        rc = NGX_HTTP_WEBHOOK_STORE_FULL;
-        goto failed;
+    rc = ngx_http_webhook_sub_put(store, &view, old, pool->log, &node);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_webhook_node_copy(node, pool, out, 1);
+        ngx_http_webhook_store_maybe_snapshot(store, pool->log);
     }
 
-    if (ngx_http_webhook_node_prepare(store, node, &view.tenant, &tp,
-                                      &bucket)
-        != NGX_OK)
-    {
-        ngx_slab_free_locked(store->shpool, node);
-        rc = NGX_HTTP_WEBHOOK_STORE_FULL;
-        goto failed;
-    }
-
-    if (store->state) {
-        len = ngx_http_webhook_sub_rec_size(&view);
-
-        rec = ngx_pnalloc(pool, len);
-        if (rec == NULL) {
-            rc = NGX_ERROR;
-            goto undo;
-        }
-
-        (void) ngx_http_webhook_sub_rec_write(rec, &view);
-
-        rc = ngx_http_webhook_store_journal(store,
-                                            NGX_HTTP_WEBHOOK_REC_SUB_PUT,
-                                            rec, len, pool->log);
-        if (rc != NGX_OK) {
-            goto undo;
-        }
-    }
-
-    ngx_http_webhook_node_link(store, node, tp, bucket, old);
-
-    rc = ngx_http_webhook_node_copy(node, pool, out, 1);
-
-    ngx_http_webhook_store_maybe_snapshot(store, pool->log);
+failed:
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
@@ -967,17 +1093,6 @@ ngx_http_webhook_store_update(ngx_http_webhook_store_t *store,
     }
 
     return ngx_http_webhook_store_done(store, pool->log, handler, data);
-
-undo:
-
-    ngx_slab_free_locked(store->shpool, node);
-    ngx_http_webhook_node_free_unlinked(store, tp, bucket);
-
-failed:
-
-    ngx_shmtx_unlock(&store->shpool->mutex);
-
-    return rc;
 }
 
 
@@ -1234,6 +1349,7 @@ ngx_http_webhook_node_alloc(ngx_http_webhook_store_t *store,
     }
 
     ngx_memzero(node, offsetof(ngx_http_webhook_node_t, data));
+    ngx_queue_init(&node->deliveries);
 
     node->node.key = ngx_crc32_short(sub->id.data, NGX_HTTP_WEBHOOK_ID_LEN);
     ngx_memcpy(node->id, sub->id.data, NGX_HTTP_WEBHOOK_ID_LEN);
@@ -1367,6 +1483,21 @@ ngx_http_webhook_node_link(ngx_http_webhook_store_t *store,
     store->sh->subscriptions++;
 
     if (old) {
+
+        /* what belongs to the subscription, not to this version of it */
+
+        if (!ngx_queue_empty(&old->deliveries)) {
+            ngx_queue_add(&node->deliveries, &old->deliveries);
+            ngx_queue_init(&old->deliveries);
+        }
+
+        node->log = old->log;
+        node->pending = old->pending;
+        node->failing_since = old->failing_since;
+        node->last_test = old->last_test;
+
+        old->log = NULL;
+
         ngx_http_webhook_node_unlink(store, old, 0);
     }
 
@@ -1390,6 +1521,8 @@ ngx_http_webhook_node_unlink(ngx_http_webhook_store_t *store,
 
     tenant->count--;
     store->sh->subscriptions--;
+
+    ngx_http_webhook_sub_drop(store, node);
 
     ngx_slab_free_locked(store->shpool, node);
 
@@ -1672,85 +1805,258 @@ ngx_http_webhook_store_journal(ngx_http_webhook_store_t *store,
 }
 
 
+/* a growing buffer of framed records, for snapshots */
+
+typedef struct {
+    u_char                         *buf;
+    size_t                          len;
+    size_t                          size;
+    u_char                         *scratch;
+    size_t                          scratch_size;
+    uint64_t                        seq;
+    ngx_uint_t                      failed;
+} ngx_http_webhook_dump_t;
+
+
+static u_char *
+ngx_http_webhook_dump_scratch(ngx_http_webhook_dump_t *dump, size_t n)
+{
+    if (dump->failed) {
+        return NULL;
+    }
+
+    if (n > dump->scratch_size) {
+        ngx_free(dump->scratch);
+
+        dump->scratch_size = ngx_max(n, 2 * dump->scratch_size);
+        dump->scratch = ngx_alloc(dump->scratch_size, ngx_cycle->log);
+
+        if (dump->scratch == NULL) {
+            dump->scratch_size = 0;
+            dump->failed = 1;
+            return NULL;
+        }
+    }
+
+    return dump->scratch;
+}
+
+
+static void
+ngx_http_webhook_dump_add(ngx_http_webhook_dump_t *dump, ngx_uint_t type,
+    size_t n)
+{
+    u_char  *buf;
+    size_t   need, size;
+
+    if (dump->failed) {
+        return;
+    }
+
+    need = dump->len + ngx_http_webhook_state_frame_size(n);
+
+    if (need > dump->size) {
+        size = ngx_max(need, 2 * dump->size);
+
+        buf = ngx_alloc(size, ngx_cycle->log);
+        if (buf == NULL) {
+            dump->failed = 1;
+            return;
+        }
+
+        if (dump->buf) {
+            ngx_memcpy(buf, dump->buf, dump->len);
+            ngx_free(dump->buf);
+        }
+
+        dump->buf = buf;
+        dump->size = size;
+    }
+
+    (void) ngx_http_webhook_state_frame(dump->buf + dump->len, dump->seq,
+                                        type, dump->scratch, n);
+    dump->len = need;
+}
+
+
 /*
  * Under the mutex: the whole store as framed records, in ngx_alloc()
- * memory.  Each tenant's subscriptions go in creation order, which is the
- * order a load puts them back in.
+ * memory: subscriptions (each tenant's in creation order, the order a load
+ * puts them back in), events, deliveries, attempt logs (oldest first).
  */
 
 static u_char *
 ngx_http_webhook_store_dump(ngx_http_webhook_store_t *store, size_t *len)
 {
-    u_char                     *buf, *p, *rec;
-    size_t                      size, n, max;
-    ngx_uint_t                  pass;
-    ngx_queue_t                *q;
-    ngx_rbtree_node_t          *node, *root, *sentinel;
-    ngx_http_webhook_sub_t      sub;
-    ngx_http_webhook_node_t    *wn;
-    ngx_http_webhook_tenant_t  *tenant;
+    u_char                         *p;
+    size_t                          n;
+    uint16_t                        v16;
+    uint32_t                        v32;
+    ngx_uint_t                      i, k, kept;
+    ngx_queue_t                    *q, *dq;
+    ngx_rbtree_node_t              *node, *root, *sentinel;
+    ngx_http_webhook_sub_t          sub;
+    ngx_http_webhook_dump_t         dump;
+    ngx_http_webhook_node_t        *wn;
+    ngx_http_webhook_entry_t       *e;
+    ngx_http_webhook_tenant_t      *tenant;
+    ngx_http_webhook_delivery_t    *d;
+    ngx_http_webhook_event_node_t  *ev;
+
+    ngx_memzero(&dump, sizeof(ngx_http_webhook_dump_t));
+    dump.seq = store->sh->seq;
 
     root = store->sh->tenants.root;
     sentinel = store->sh->tenants.sentinel;
 
-    size = 0;
-    max = 0;
-    buf = NULL;
-    rec = NULL;
-    p = NULL;
+    /* subscriptions */
 
-    /* pass 0 measures, pass 1 writes */
+    for (node = (root == sentinel) ? NULL : ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&store->sh->tenants, node))
+    {
+        tenant = (ngx_http_webhook_tenant_t *) node;
 
-    for (pass = 0; pass < 2; pass++) {
+        for (q = ngx_queue_head(&tenant->subs);
+             q != ngx_queue_sentinel(&tenant->subs);
+             q = ngx_queue_next(q))
+        {
+            wn = ngx_queue_data(q, ngx_http_webhook_node_t, tenant_queue);
 
-        if (pass == 1) {
-            buf = ngx_alloc(size + max + 1, ngx_cycle->log);
-            if (buf == NULL) {
-                return NULL;
+            ngx_http_webhook_node_view(wn, &sub);
+
+            n = ngx_http_webhook_sub_rec_size(&sub);
+
+            p = ngx_http_webhook_dump_scratch(&dump, n);
+            if (p == NULL) {
+                goto failed;
             }
 
-            /* each record is written past the frames, then framed in place */
+            (void) ngx_http_webhook_sub_rec_write(p, &sub);
+            ngx_http_webhook_dump_add(&dump, NGX_HTTP_WEBHOOK_REC_SUB_PUT, n);
+        }
+    }
 
-            rec = buf + size;
-            p = buf;
+    /* events, in the order they expire */
+
+    for (q = ngx_queue_head(&store->sh->events_expiry);
+         q != ngx_queue_sentinel(&store->sh->events_expiry);
+         q = ngx_queue_next(q))
+    {
+        ev = ngx_queue_data(q, ngx_http_webhook_event_node_t, queue);
+
+        n = ngx_http_webhook_event_rec_size(ev, 0);
+
+        p = ngx_http_webhook_dump_scratch(&dump, n);
+        if (p == NULL) {
+            goto failed;
         }
 
-        if (root == sentinel) {
-            continue;
-        }
+        (void) ngx_http_webhook_event_rec_write(p, ev, 0, NULL, 0);
+        ngx_http_webhook_dump_add(&dump, NGX_HTTP_WEBHOOK_REC_EVENT, n);
+    }
 
-        for (node = ngx_rbtree_min(root, sentinel);
-             node;
-             node = ngx_rbtree_next(&store->sh->tenants, node))
+    /* deliveries, then each subscription's attempt log */
+
+    for (node = (root == sentinel) ? NULL : ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&store->sh->tenants, node))
+    {
+        tenant = (ngx_http_webhook_tenant_t *) node;
+
+        for (q = ngx_queue_head(&tenant->subs);
+             q != ngx_queue_sentinel(&tenant->subs);
+             q = ngx_queue_next(q))
         {
-            tenant = (ngx_http_webhook_tenant_t *) node;
+            wn = ngx_queue_data(q, ngx_http_webhook_node_t, tenant_queue);
 
-            for (q = ngx_queue_head(&tenant->subs);
-                 q != ngx_queue_sentinel(&tenant->subs);
-                 q = ngx_queue_next(q))
+            for (dq = ngx_queue_head(&wn->deliveries);
+                 dq != ngx_queue_sentinel(&wn->deliveries);
+                 dq = ngx_queue_next(dq))
             {
-                wn = ngx_queue_data(q, ngx_http_webhook_node_t, tenant_queue);
+                d = ngx_queue_data(dq, ngx_http_webhook_delivery_t,
+                                   sub_queue);
+                ev = d->event;
 
-                ngx_http_webhook_node_view(wn, &sub);
+                n = 8 + 8 + 2 + 1 + NGX_HTTP_WEBHOOK_ID_LEN + 2
+                    + ev->tenant_len + ev->id_len;
 
-                if (pass == 0) {
-                    n = ngx_http_webhook_sub_rec_size(&sub);
-                    size += ngx_http_webhook_state_frame_size(n);
-                    max = ngx_max(max, n);
-                    continue;
+                p = ngx_http_webhook_dump_scratch(&dump, n);
+                if (p == NULL) {
+                    goto failed;
                 }
 
-                n = ngx_http_webhook_sub_rec_write(rec, &sub) - rec;
-                p = ngx_http_webhook_state_frame(p, store->sh->seq,
-                                                 NGX_HTTP_WEBHOOK_REC_SUB_PUT,
-                                                 rec, n);
+                p = ngx_cpymem(p, &d->id, 8);
+                p = ngx_cpymem(p, &d->node.key, 8);
+                v16 = d->attempt;
+                p = ngx_cpymem(p, &v16, 2);
+                *p++ = d->state;
+                p = ngx_cpymem(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN);
+                *p++ = ev->tenant_len;
+                *p++ = ev->id_len;
+                (void) ngx_cpymem(p, ev->data, ev->tenant_len + ev->id_len);
+
+                ngx_http_webhook_dump_add(&dump,
+                                          NGX_HTTP_WEBHOOK_REC_DELIVERY, n);
+            }
+
+            if (wn->log == NULL) {
+                continue;
+            }
+
+            kept = store->conf.attempts_kept;
+
+            for (i = 0; i < wn->log->count; i++) {
+                k = (wn->log->next + kept - wn->log->count + i) % kept;
+                e = wn->log->entries[k];
+
+                n = NGX_HTTP_WEBHOOK_ID_LEN + 8 + 4 + 2 + 1 + 1 + 2 + 2
+                    + e->event_id_len + e->action_len;
+
+                p = ngx_http_webhook_dump_scratch(&dump, n);
+                if (p == NULL) {
+                    goto failed;
+                }
+
+                p = ngx_cpymem(p, wn->id, NGX_HTTP_WEBHOOK_ID_LEN);
+                p = ngx_cpymem(p, &e->at, 8);
+                v32 = (uint32_t) e->duration;
+                p = ngx_cpymem(p, &v32, 4);
+                p = ngx_cpymem(p, &e->status, 2);
+                *p++ = e->error;
+                *p++ = e->state;
+                p = ngx_cpymem(p, &e->attempt, 2);
+                *p++ = e->event_id_len;
+                *p++ = e->action_len;
+                (void) ngx_cpymem(p, e->data,
+                                  e->event_id_len + e->action_len);
+
+                ngx_http_webhook_dump_add(&dump, NGX_HTTP_WEBHOOK_REC_ENTRY,
+                                          n);
             }
         }
     }
 
-    *len = p - buf;
+    if (dump.failed) {
+        goto failed;
+    }
 
-    return buf;
+    ngx_free(dump.scratch);
+
+    if (dump.buf == NULL) {
+        dump.buf = ngx_alloc(1, ngx_cycle->log);
+    }
+
+    *len = dump.len;
+
+    return dump.buf;
+
+failed:
+
+    ngx_free(dump.scratch);
+    ngx_free(dump.buf);
+
+    return NULL;
 }
 
 
@@ -1866,4 +2172,1681 @@ ngx_http_webhook_new_id(ngx_http_webhook_shctx_t *sh, u_char *id)
     raw[11] = (u_char) c;
 
     (void) ngx_hex_dump(id, raw, 12);
+}
+
+
+/* events, deliveries and attempt logs */
+
+
+static void
+ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t              **p;
+    ngx_http_webhook_event_node_t   *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            n = (ngx_http_webhook_event_node_t *) node;
+            t = (ngx_http_webhook_event_node_t *) temp;
+
+            p = (ngx_memn2cmp(n->data, t->data, n->tenant_len + n->id_len,
+                              t->tenant_len + t->id_len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* the key of an event: tenant and id, with a byte between them */
+
+static uint32_t
+ngx_http_webhook_event_hash(ngx_str_t *tenant, ngx_str_t *id)
+{
+    uint32_t  crc;
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, tenant->data, tenant->len);
+    ngx_crc32_update(&crc, (u_char *) "/", 1);
+    ngx_crc32_update(&crc, id->data, id->len);
+    ngx_crc32_final(crc);
+
+    return crc;
+}
+
+
+static ngx_http_webhook_event_node_t *
+ngx_http_webhook_event_lookup(ngx_http_webhook_shctx_t *sh,
+    ngx_str_t *tenant, ngx_str_t *id)
+{
+    ngx_int_t                       rc;
+    uint32_t                        hash;
+    ngx_rbtree_node_t              *node, *sentinel;
+    ngx_http_webhook_event_node_t  *ev;
+
+    hash = ngx_http_webhook_event_hash(tenant, id);
+
+    node = sh->events.root;
+    sentinel = sh->events.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        ev = (ngx_http_webhook_event_node_t *) node;
+
+        rc = ngx_memn2cmp(tenant->data, ev->data, tenant->len,
+                          ev->tenant_len);
+        if (rc == 0) {
+            rc = ngx_memn2cmp(id->data, ev->data + ev->tenant_len, id->len,
+                              ev->id_len);
+        }
+
+        if (rc == 0) {
+            return ev;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_webhook_event_node_t *
+ngx_http_webhook_event_alloc(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *id, ngx_str_t *action, ngx_str_t *payload,
+    ngx_uint_t with_payload)
+{
+    u_char                         *p;
+    ngx_http_webhook_event_node_t  *ev;
+
+    ev = ngx_slab_alloc_locked(store->shpool,
+                               offsetof(ngx_http_webhook_event_node_t, data)
+                               + tenant->len + id->len + action->len);
+    if (ev == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ev, offsetof(ngx_http_webhook_event_node_t, data));
+
+    if (with_payload) {
+        ev->payload = ngx_slab_alloc_locked(store->shpool,
+                                            ngx_max(payload->len, 1));
+        if (ev->payload == NULL) {
+            ngx_slab_free_locked(store->shpool, ev);
+            return NULL;
+        }
+
+        ngx_memcpy(ev->payload, payload->data, payload->len);
+        ev->payload_len = payload->len;
+    }
+
+    ev->node.key = ngx_http_webhook_event_hash(tenant, id);
+    ev->tenant_len = (u_char) tenant->len;
+    ev->id_len = (u_char) id->len;
+    ev->action_len = (u_char) action->len;
+
+    p = ngx_cpymem(ev->data, tenant->data, tenant->len);
+    p = ngx_cpymem(p, id->data, id->len);
+    (void) ngx_cpymem(p, action->data, action->len);
+
+    return ev;
+}
+
+
+static void
+ngx_http_webhook_event_link(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_event_node_t *ev)
+{
+    ngx_rbtree_insert(&store->sh->events, &ev->node);
+    ngx_queue_insert_tail(&store->sh->events_expiry, &ev->queue);
+    store->sh->events_count++;
+}
+
+
+static void
+ngx_http_webhook_event_free(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_event_node_t *ev, ngx_uint_t linked)
+{
+    if (linked) {
+        ngx_rbtree_delete(&store->sh->events, &ev->node);
+        ngx_queue_remove(&ev->queue);
+        store->sh->events_count--;
+    }
+
+    if (ev->payload) {
+        ngx_slab_free_locked(store->shpool, ev->payload);
+    }
+
+    ngx_slab_free_locked(store->shpool, ev);
+}
+
+
+/* a delivery let go of its event: the payload goes with the last one */
+
+static void
+ngx_http_webhook_event_release(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_event_node_t *ev)
+{
+    if (--ev->refs == 0 && ev->payload) {
+        ngx_slab_free_locked(store->shpool, ev->payload);
+        ev->payload = NULL;
+        ev->payload_len = 0;
+    }
+}
+
+
+/* events whose window passed and that no delivery holds any more */
+
+static void
+ngx_http_webhook_events_expire(ngx_http_webhook_store_t *store, int64_t now,
+    ngx_uint_t max)
+{
+    ngx_queue_t                    *q, *next;
+    ngx_http_webhook_event_node_t  *ev;
+
+    for (q = ngx_queue_head(&store->sh->events_expiry);
+         q != ngx_queue_sentinel(&store->sh->events_expiry) && max;
+         q = next, max--)
+    {
+        next = ngx_queue_next(q);
+        ev = ngx_queue_data(q, ngx_http_webhook_event_node_t, queue);
+
+        if (ev->expires > now) {
+            break;
+        }
+
+        if (ev->refs == 0) {
+            ngx_http_webhook_event_free(store, ev, 1);
+        }
+    }
+}
+
+
+static ngx_http_webhook_delivery_t *
+ngx_http_webhook_delivery_lookup(ngx_http_webhook_shctx_t *sh, uint64_t id)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = sh->deliveries.root;
+    sentinel = sh->deliveries.sentinel;
+
+    while (node != sentinel) {
+
+        if ((ngx_rbtree_key_t) id < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if ((ngx_rbtree_key_t) id > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        return (ngx_http_webhook_delivery_t *)
+                   ((u_char *) node
+                    - offsetof(ngx_http_webhook_delivery_t, id_node));
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_webhook_delivery_link(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub,
+    int64_t next_at)
+{
+    d->node.key = (ngx_rbtree_key_t) next_at;
+    d->id_node.key = (ngx_rbtree_key_t) d->id;
+
+    ngx_rbtree_insert(&store->sh->due, &d->node);
+    ngx_rbtree_insert(&store->sh->deliveries, &d->id_node);
+    ngx_queue_insert_tail(&sub->deliveries, &d->sub_queue);
+
+    if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING) {
+        sub->pending++;
+    }
+
+    d->event->refs++;
+    store->sh->deliveries_count++;
+}
+
+
+static void
+ngx_http_webhook_delivery_reschedule(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_delivery_t *d, int64_t at)
+{
+    ngx_rbtree_delete(&store->sh->due, &d->node);
+    d->node.key = (ngx_rbtree_key_t) at;
+    ngx_rbtree_insert(&store->sh->due, &d->node);
+}
+
+
+static void
+ngx_http_webhook_delivery_free(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub)
+{
+    ngx_rbtree_delete(&store->sh->due, &d->node);
+    ngx_rbtree_delete(&store->sh->deliveries, &d->id_node);
+    ngx_queue_remove(&d->sub_queue);
+
+    if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING
+        && sub->pending)
+    {
+        sub->pending--;
+    }
+
+    ngx_http_webhook_event_release(store, d->event);
+    store->sh->deliveries_count--;
+
+    ngx_slab_free_locked(store->shpool, d);
+}
+
+
+/* a subscription goes: its deliveries and its attempt log with it */
+
+static void
+ngx_http_webhook_sub_drop(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *node)
+{
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q;
+    ngx_http_webhook_delivery_t  *d;
+
+    while (!ngx_queue_empty(&node->deliveries)) {
+        q = ngx_queue_head(&node->deliveries);
+        d = ngx_queue_data(q, ngx_http_webhook_delivery_t, sub_queue);
+        ngx_http_webhook_delivery_free(store, d, node);
+    }
+
+    if (node->log) {
+        for (i = 0; i < store->conf.attempts_kept; i++) {
+            if (node->log->entries[i]) {
+                ngx_slab_free_locked(store->shpool, node->log->entries[i]);
+            }
+        }
+
+        ngx_slab_free_locked(store->shpool, node->log);
+        node->log = NULL;
+    }
+}
+
+
+/* adds an entry to a subscription's attempt log; a full log drops its oldest */
+
+static void
+ngx_http_webhook_log_add(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *sub, ngx_http_webhook_attempt_t *a)
+{
+    u_char                    *p;
+    size_t                     size;
+    ngx_uint_t                 n;
+    ngx_http_webhook_entry_t  *e;
+
+    n = store->conf.attempts_kept;
+
+    if (n == 0) {
+        return;
+    }
+
+    if (sub->log == NULL) {
+        size = offsetof(ngx_http_webhook_log_t, entries)
+               + n * sizeof(ngx_http_webhook_entry_t *);
+
+        sub->log = ngx_slab_calloc_locked(store->shpool, size);
+        if (sub->log == NULL) {
+            return;
+        }
+    }
+
+    e = ngx_slab_alloc_locked(store->shpool,
+                              offsetof(ngx_http_webhook_entry_t, data)
+                              + a->event_id.len + a->action.len);
+    if (e == NULL) {
+        return;
+    }
+
+    e->at = a->at;
+    e->duration = a->duration;
+    e->status = (u_short) a->status;
+    e->error = (u_char) a->error;
+    e->state = (u_char) a->state;
+    e->attempt = (u_short) a->attempt;
+    e->event_id_len = (u_char) a->event_id.len;
+    e->action_len = (u_char) a->action.len;
+
+    p = ngx_cpymem(e->data, a->event_id.data, a->event_id.len);
+    (void) ngx_cpymem(p, a->action.data, a->action.len);
+
+    if (sub->log->entries[sub->log->next]) {
+        ngx_slab_free_locked(store->shpool, sub->log->entries[sub->log->next]);
+
+    } else {
+        sub->log->count++;
+    }
+
+    sub->log->entries[sub->log->next] = e;
+    sub->log->next = (sub->log->next + 1) % n;
+}
+
+
+static void
+ngx_http_webhook_delivery_attempt(ngx_http_webhook_delivery_t *d,
+    ngx_http_webhook_attempt_t *a)
+{
+    ngx_http_webhook_event_node_t  *ev;
+
+    ev = d->event;
+
+    a->event_id.len = ev->id_len;
+    a->event_id.data = ev->data + ev->tenant_len;
+    a->action.len = ev->action_len;
+    a->action.data = ev->data + ev->tenant_len + ev->id_len;
+}
+
+
+/* the record of one event: its deliveries' subscription ids follow it */
+
+static size_t
+ngx_http_webhook_event_rec_size(ngx_http_webhook_event_node_t *ev,
+    ngx_uint_t nd)
+{
+    return 8 + 8 + 8 + 4 + 4 + 4 + 3
+           + ev->tenant_len + ev->id_len + ev->action_len + ev->payload_len
+           + nd * NGX_HTTP_WEBHOOK_ID_LEN;
+}
+
+
+static u_char *
+ngx_http_webhook_event_rec_write(u_char *p, ngx_http_webhook_event_node_t *ev,
+    uint64_t first, ngx_http_webhook_node_t **subs, ngx_uint_t nd)
+{
+    uint32_t    v;
+    ngx_uint_t  i;
+
+    p = ngx_cpymem(p, &ev->created, 8);
+    p = ngx_cpymem(p, &ev->expires, 8);
+    p = ngx_cpymem(p, &first, 8);
+    v = (uint32_t) ev->deliveries;
+    p = ngx_cpymem(p, &v, 4);
+    v = (uint32_t) nd;
+    p = ngx_cpymem(p, &v, 4);
+    v = (uint32_t) ev->payload_len;
+    p = ngx_cpymem(p, &v, 4);
+    *p++ = ev->tenant_len;
+    *p++ = ev->id_len;
+    *p++ = ev->action_len;
+    p = ngx_cpymem(p, ev->data, ev->tenant_len + ev->id_len + ev->action_len);
+    p = ngx_cpymem(p, ev->payload, ev->payload_len);
+
+    for (i = 0; i < nd; i++) {
+        p = ngx_cpymem(p, subs[i]->id, NGX_HTTP_WEBHOOK_ID_LEN);
+    }
+
+    return p;
+}
+
+
+/* replays an event record; returns the bytes it used, or 0 if malformed */
+
+static size_t
+ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
+    size_t len)
+{
+    u_char                         *start, *last;
+    int64_t                         created, expires;
+    uint32_t                        answer, nd, plen;
+    uint64_t                        first;
+    ngx_str_t                       tenant, id, action, payload;
+    ngx_uint_t                      i;
+    ngx_http_webhook_node_t        *sub;
+    ngx_http_webhook_delivery_t    *d;
+    ngx_http_webhook_event_node_t  *ev, *old;
+
+    start = p;
+    last = p + len;
+
+    if (len < 8 + 8 + 8 + 4 + 4 + 4 + 3) {
+        return 0;
+    }
+
+    ngx_memcpy(&created, p, 8);
+    ngx_memcpy(&expires, p + 8, 8);
+    ngx_memcpy(&first, p + 16, 8);
+    ngx_memcpy(&answer, p + 24, 4);
+    ngx_memcpy(&nd, p + 28, 4);
+    ngx_memcpy(&plen, p + 32, 4);
+    tenant.len = p[36];
+    id.len = p[37];
+    action.len = p[38];
+    p += 39;
+
+    if ((size_t) (last - p) < tenant.len + id.len + action.len + plen
+                              + (size_t) nd * NGX_HTTP_WEBHOOK_ID_LEN)
+    {
+        return 0;
+    }
+
+    tenant.data = p;
+    id.data = p + tenant.len;
+    action.data = id.data + id.len;
+    payload.data = action.data + action.len;
+    payload.len = plen;
+    p = payload.data + plen;
+
+    old = ngx_http_webhook_event_lookup(store->sh, &tenant, &id);
+    if (old) {
+        /* the same key again: the newest wins */
+        if (old->refs == 0) {
+            ngx_http_webhook_event_free(store, old, 1);
+
+        } else {
+            ngx_rbtree_delete(&store->sh->events, &old->node);
+            ngx_queue_remove(&old->queue);
+            ngx_queue_init(&old->queue);
+            old->node.key = 0;
+        }
+    }
+
+    ev = ngx_http_webhook_event_alloc(store, &tenant, &id, &action, &payload,
+                                      plen || nd);
+    if (ev == NULL) {
+        return 0;
+    }
+
+    ev->created = created;
+    ev->expires = expires;
+    ev->deliveries = answer;
+
+    ngx_http_webhook_event_link(store, ev);
+
+    for (i = 0; i < nd; i++, p += NGX_HTTP_WEBHOOK_ID_LEN) {
+
+        sub = ngx_http_webhook_node_lookup(store->sh, p);
+        if (sub == NULL) {
+            continue;
+        }
+
+        d = ngx_slab_calloc_locked(store->shpool,
+                                   sizeof(ngx_http_webhook_delivery_t));
+        if (d == NULL) {
+            return 0;
+        }
+
+        d->id = first + i;
+        d->event = ev;
+        d->attempt = 1;
+        d->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
+        ngx_memcpy(d->sub_id, p, NGX_HTTP_WEBHOOK_ID_LEN);
+
+        ngx_http_webhook_delivery_link(store, d, sub, created);
+    }
+
+    if (nd && first + nd - 1 > store->sh->next_delivery) {
+        store->sh->next_delivery = first + nd - 1;
+    }
+
+    return p - start;
+}
+
+
+ngx_int_t
+ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_event_t *events, ngx_uint_t n,
+    ngx_http_webhook_publish_conf_t *pcf, ngx_pool_t *pool,
+    ngx_http_webhook_published_t *results,
+    ngx_http_webhook_store_handler_pt handler, void *data)
+{
+    u_char                          *rec, *p, *dot;
+    u_char                           pattern[NGX_HTTP_WEBHOOK_ACTION_MAX + 2];
+    size_t                           len;
+    int64_t                          now;
+    uint64_t                         next_id;
+    uint32_t                         v;
+    ngx_int_t                        rc;
+    ngx_str_t                        id, pat;
+    ngx_uint_t                       i, j, k, nd, count, *made;
+    ngx_queue_t                     *q;
+    ngx_array_t                     *matches, skips;
+    ngx_http_webhook_node_t         *sub, **sp;
+    ngx_http_webhook_bucket_t       *bucket;
+    ngx_http_webhook_tenant_t       *tenant;
+    ngx_http_webhook_delivery_t   ***dss, **ds;
+    ngx_http_webhook_skip_t         *sk;
+    ngx_http_webhook_event_node_t  **evs, *ev;
+
+    matches = ngx_pcalloc(pool, n * sizeof(ngx_array_t));
+    evs = ngx_pcalloc(pool, n * sizeof(ngx_http_webhook_event_node_t *));
+    dss = ngx_pcalloc(pool, n * sizeof(ngx_http_webhook_delivery_t **));
+    made = ngx_pcalloc(pool, n * sizeof(ngx_uint_t));
+
+    if (matches == NULL || evs == NULL || dss == NULL || made == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&skips, pool, 2, sizeof(ngx_http_webhook_skip_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    dot = NULL;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_array_init(&matches[i], pool, 4,
+                           sizeof(ngx_http_webhook_node_t *))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    if (!store->sh->writable) {
+        rc = NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
+        goto failed;
+    }
+
+    now = ngx_http_webhook_now();
+
+    ngx_http_webhook_events_expire(store, now, 64);
+
+    /* the ids, the duplicates, the matching subscriptions */
+
+    for (i = 0; i < n; i++) {
+
+        results[i].duplicate = 0;
+        results[i].deliveries = 0;
+
+        if (events[i].id.len) {
+            id = events[i].id;
+
+            ev = ngx_http_webhook_event_lookup(store->sh, &events[i].tenant,
+                                               &id);
+            if (ev && (ev->expires > now || ev->refs)) {
+                results[i].id = id;
+                results[i].deliveries = ev->deliveries;
+                results[i].duplicate = 1;
+                continue;
+            }
+
+            for (j = 0; j < i; j++) {
+                if (!results[j].duplicate
+                    && results[j].id.len == id.len
+                    && ngx_strncmp(results[j].id.data, id.data, id.len) == 0
+                    && events[j].tenant.len == events[i].tenant.len
+                    && ngx_strncmp(events[j].tenant.data,
+                                   events[i].tenant.data,
+                                   events[i].tenant.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j < i) {
+                /* the same id earlier in this batch */
+                results[i].id = id;
+                results[i].deliveries = matches[j].nelts;
+                results[i].duplicate = 1;
+                continue;
+            }
+
+        } else {
+            id.len = 4 + NGX_HTTP_WEBHOOK_ID_LEN;
+            id.data = ngx_pnalloc(pool, id.len);
+            if (id.data == NULL) {
+                rc = NGX_ERROR;
+                goto failed;
+            }
+
+            ngx_memcpy(id.data, "evt_", 4);
+            ngx_http_webhook_new_id(store->sh, id.data + 4);
+        }
+
+        results[i].id = id;
+
+        if (pcf->only.len) {
+            sub = (pcf->only.len == NGX_HTTP_WEBHOOK_ID_LEN)
+                  ? ngx_http_webhook_node_lookup(store->sh, pcf->only.data)
+                  : NULL;
+
+            if (sub == NULL
+                || sub->tenant->named.len != events[i].tenant.len
+                || ngx_strncmp(sub->tenant->named.name,
+                               events[i].tenant.data,
+                               events[i].tenant.len) != 0)
+            {
+                rc = NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+                goto failed;
+            }
+
+            if (now - sub->last_test < 1000) {
+                rc = NGX_BUSY;
+                goto failed;
+            }
+
+            sp = ngx_array_push(&matches[i]);
+            if (sp == NULL) {
+                rc = NGX_ERROR;
+                goto failed;
+            }
+
+            *sp = sub;
+            continue;
+        }
+
+        tenant = ngx_http_webhook_tenant_lookup(store->sh,
+                                                &events[i].tenant);
+        if (tenant == NULL) {
+            continue;
+        }
+
+        /* the action itself, "*", then "a.*", "a.b.*", ... */
+
+        for (k = 0; /* void */ ; k++) {
+
+            if (k == 0) {
+                pat = events[i].action;
+
+            } else if (k == 1) {
+                pat.data = (u_char *) "*";
+                pat.len = 1;
+
+            } else {
+                p = (k == 2) ? events[i].action.data : dot + 1;
+                dot = ngx_strlchr(p, events[i].action.data
+                                     + events[i].action.len, '.');
+                if (dot == NULL
+                    || (size_t) (dot - events[i].action.data) + 2
+                       > sizeof(pattern))
+                {
+                    break;
+                }
+
+                pat.len = dot - events[i].action.data + 2;
+                ngx_memcpy(pattern, events[i].action.data, pat.len - 1);
+                pattern[pat.len - 1] = '*';
+                pat.data = pattern;
+            }
+
+            bucket = ngx_http_webhook_bucket_lookup(tenant, pat.data,
+                                                    pat.len);
+            if (bucket == NULL) {
+                continue;
+            }
+
+            for (q = ngx_queue_head(&bucket->subs);
+                 q != ngx_queue_sentinel(&bucket->subs);
+                 q = ngx_queue_next(q))
+            {
+                sub = ngx_queue_data(q, ngx_http_webhook_node_t,
+                                     bucket_queue);
+
+                if (!sub->enabled) {
+                    continue;
+                }
+
+                if (pcf->max_pending && sub->pending >= pcf->max_pending) {
+
+                    /*
+                     * One dead subscriber cannot fill the zone: its log
+                     * says so once the publish is committed.
+                     */
+
+                    sk = ngx_array_push(&skips);
+                    if (sk == NULL) {
+                        rc = NGX_ERROR;
+                        goto failed;
+                    }
+
+                    ngx_memzero(sk, sizeof(ngx_http_webhook_skip_t));
+                    sk->sub = sub;
+                    sk->attempt.event_id = id;
+                    sk->attempt.action = events[i].action;
+                    sk->attempt.at = now;
+                    sk->attempt.error = NGX_HTTP_WEBHOOK_ERR_PENDING_LIMIT;
+                    sk->attempt.state = NGX_HTTP_WEBHOOK_DELIVERY_FAILED;
+                    continue;
+                }
+
+                sp = ngx_array_push(&matches[i]);
+                if (sp == NULL) {
+                    rc = NGX_ERROR;
+                    goto failed;
+                }
+
+                *sp = sub;
+            }
+        }
+    }
+
+    /* everything allocated before anything is linked: all or nothing */
+
+    count = 0;
+    len = 4;
+    next_id = store->sh->next_delivery;
+
+    for (i = 0; i < n; i++) {
+
+        if (results[i].duplicate) {
+            continue;
+        }
+
+        nd = matches[i].nelts;
+        results[i].deliveries = nd;
+
+        if (nd == 0 && events[i].id.len == 0) {
+            continue;
+        }
+
+        evs[i] = ngx_http_webhook_event_alloc(store, &events[i].tenant,
+                                              &results[i].id,
+                                              &events[i].action,
+                                              &events[i].payload, nd);
+        if (evs[i] == NULL) {
+            rc = NGX_HTTP_WEBHOOK_STORE_FULL;
+            goto undo;
+        }
+
+        evs[i]->created = now;
+        evs[i]->expires = now + pcf->idempotency;
+        evs[i]->deliveries = nd;
+
+        ds = ngx_pnalloc(pool,
+                         (nd + 1) * sizeof(ngx_http_webhook_delivery_t *));
+        if (ds == NULL) {
+            rc = NGX_ERROR;
+            goto undo;
+        }
+
+        dss[i] = ds;
+        sp = matches[i].elts;
+
+        for (j = 0; j < nd; j++) {
+            ds[j] = ngx_slab_calloc_locked(store->shpool,
+                                          sizeof(ngx_http_webhook_delivery_t));
+            if (ds[j] == NULL) {
+                rc = NGX_HTTP_WEBHOOK_STORE_FULL;
+                goto undo;
+            }
+
+            made[i]++;
+
+            ds[j]->id = ++next_id;
+            ds[j]->event = evs[i];
+            ds[j]->attempt = 1;
+            ds[j]->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
+            ngx_memcpy(ds[j]->sub_id, sp[j]->id, NGX_HTTP_WEBHOOK_ID_LEN);
+        }
+
+        len += ngx_http_webhook_event_rec_size(evs[i], nd);
+        count++;
+    }
+
+    if (count && store->state) {
+        rec = ngx_pnalloc(pool, len);
+        if (rec == NULL) {
+            rc = NGX_ERROR;
+            goto undo;
+        }
+
+        v = (uint32_t) count;
+        p = ngx_cpymem(rec, &v, 4);
+
+        for (i = 0; i < n; i++) {
+            if (evs[i] == NULL) {
+                continue;
+            }
+
+            ds = dss[i];
+
+            p = ngx_http_webhook_event_rec_write(p, evs[i],
+                                                 matches[i].nelts
+                                                 ? ds[0]->id : 0,
+                                                 matches[i].elts,
+                                                 matches[i].nelts);
+        }
+
+        rc = ngx_http_webhook_store_journal(store, NGX_HTTP_WEBHOOK_REC_EVENTS,
+                                            rec, p - rec, pool->log);
+        if (rc != NGX_OK) {
+            goto undo;
+        }
+    }
+
+    /* nothing can fail from here */
+
+    store->sh->next_delivery = next_id;
+
+    for (i = 0; i < n; i++) {
+        if (evs[i] == NULL) {
+            continue;
+        }
+
+        ngx_http_webhook_event_link(store, evs[i]);
+
+        ds = dss[i];
+        sp = matches[i].elts;
+
+        for (j = 0; j < matches[i].nelts; j++) {
+            ngx_http_webhook_delivery_link(store, ds[j], sp[j], now);
+
+            if (pcf->only.len) {
+                sp[j]->last_test = now;
+            }
+        }
+    }
+
+    sk = skips.elts;
+
+    for (i = 0; i < skips.nelts; i++) {
+        ngx_http_webhook_log_add(store, sk[i].sub, &sk[i].attempt);
+    }
+
+    ngx_http_webhook_store_maybe_snapshot(store, pool->log);
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return ngx_http_webhook_store_done(store, pool->log, handler, data);
+
+undo:
+
+    for (i = 0; i < n; i++) {
+        if (evs[i] == NULL) {
+            continue;
+        }
+
+        for (j = 0; j < made[i]; j++) {
+            ngx_slab_free_locked(store->shpool, dss[i][j]);
+        }
+
+        ngx_http_webhook_event_free(store, evs[i], 0);
+    }
+
+failed:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_webhook_store_set_retry(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_retry_conf_t *rcf)
+{
+    store->rcf = rcf;
+}
+
+
+/* outcome record: what an attempt changed, replayed as it was decided */
+
+typedef struct {
+    uint64_t                        delivery;
+    int64_t                         next_at;
+    int64_t                         at;
+    uint32_t                        duration;
+    uint16_t                        attempt;      /* the one made */
+    uint16_t                        next_attempt;
+    uint16_t                        status;
+    u_char                          error;
+    u_char                          state;        /* after it */
+} ngx_http_webhook_outcome_rec_t;
+
+
+/* applies an outcome, live or replayed; "sub" may be NULL (gone) */
+
+static void
+ngx_http_webhook_outcome_apply(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub,
+    ngx_http_webhook_outcome_rec_t *o)
+{
+    ngx_http_webhook_attempt_t  a;
+
+    if (sub) {
+        ngx_memzero(&a, sizeof(ngx_http_webhook_attempt_t));
+        ngx_http_webhook_delivery_attempt(d, &a);
+
+        a.attempt = o->attempt;
+        a.at = o->at;
+        a.status = o->status;
+        a.duration = o->duration;
+        a.error = o->error;
+        a.state = o->state;
+
+        ngx_http_webhook_log_add(store, sub, &a);
+    }
+
+    if (o->state == NGX_HTTP_WEBHOOK_DELIVERY_DELIVERED) {
+        ngx_http_webhook_delivery_free(store, d, sub);
+        return;
+    }
+
+    if (o->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED
+        && d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING
+        && sub && sub->pending)
+    {
+        sub->pending--;
+    }
+
+    d->state = o->state;
+    d->attempt = o->next_attempt;
+    d->owner = 0;
+
+    ngx_http_webhook_delivery_reschedule(store, d, o->next_at);
+}
+
+
+/* under the mutex: journals and applies an outcome */
+
+static void
+ngx_http_webhook_outcome_record(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub,
+    ngx_http_webhook_outcome_rec_t *o, ngx_log_t *log)
+{
+    if (store->state) {
+
+        /*
+         * A failed write is not fatal here: without the record the
+         * delivery is simply made again after a restart (at least once).
+         */
+
+        (void) ngx_http_webhook_store_journal(store,
+                                              NGX_HTTP_WEBHOOK_REC_OUTCOME,
+                                              (u_char *) o,
+                                              sizeof(*o), log);
+    }
+
+    ngx_http_webhook_outcome_apply(store, d, sub, o);
+}
+
+
+/* a new version of "sub", disabled for "reason", journaled */
+
+static void
+ngx_http_webhook_sub_disable(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *sub, ngx_uint_t reason, ngx_log_t *log)
+{
+    ngx_http_webhook_sub_t    view;
+    ngx_http_webhook_node_t  *node;
+
+    ngx_http_webhook_node_view(sub, &view);
+
+    view.enabled = 0;
+    view.disabled_reason = reason;
+    view.updated = ngx_http_webhook_now();
+    view.version++;
+
+    if (ngx_http_webhook_sub_put(store, &view, sub, log, &node) != NGX_OK) {
+
+        /* no room for a new version: disabled all the same, not journaled */
+
+        sub->enabled = 0;
+        sub->disabled_reason = (u_char) reason;
+        node = sub;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "webhook subscription %*s disabled (%s)",
+                  (size_t) NGX_HTTP_WEBHOOK_ID_LEN, node->id,
+                  reason == NGX_HTTP_WEBHOOK_DISABLED_GONE ? "gone"
+                                                           : "failing");
+}
+
+
+ngx_int_t
+ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
+    ngx_msec_t lease, ngx_pool_t *pool, ngx_http_webhook_claim_t *c,
+    ngx_msec_t *wait)
+{
+    u_char                          *p;
+    size_t                           size;
+    int64_t                          now;
+    ngx_int_t                        rc;
+    ngx_uint_t                       n;
+    ngx_rbtree_node_t               *node;
+    ngx_http_webhook_sub_t           view;
+    ngx_http_webhook_node_t         *sub;
+    ngx_http_webhook_delivery_t     *d;
+    ngx_http_webhook_event_node_t   *ev;
+    ngx_http_webhook_outcome_rec_t   o;
+
+    *wait = NGX_TIMER_INFINITE;
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    if (!store->sh->writable) {
+        *wait = 1000;
+        goto done;
+    }
+
+    now = ngx_http_webhook_now();
+
+    ngx_http_webhook_events_expire(store, now, 16);
+
+    for (n = 0; n < 64; n++) {
+
+        if (store->sh->due.root == store->sh->due.sentinel) {
+            goto done;
+        }
+
+        node = ngx_rbtree_min(store->sh->due.root, store->sh->due.sentinel);
+
+        if ((int64_t) node->key > now) {
+            *wait = (ngx_msec_t) ((int64_t) node->key - now);
+            goto done;
+        }
+
+        d = (ngx_http_webhook_delivery_t *) node;
+
+        sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+
+        if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED || sub == NULL) {
+            /* kept long enough after it failed */
+            ngx_http_webhook_delivery_free(store, d, sub);
+            continue;
+        }
+
+        if (!sub->enabled) {
+            ngx_memzero(&o, sizeof(ngx_http_webhook_outcome_rec_t));
+            o.delivery = d->id;
+            o.at = now;
+            o.attempt = d->attempt;
+            o.next_attempt = d->attempt;
+            o.error = NGX_HTTP_WEBHOOK_ERR_DISABLED;
+            o.state = NGX_HTTP_WEBHOOK_DELIVERY_FAILED;
+            o.next_at = now + (store->rcf ? store->rcf->failed_keep
+                                          : 3 * 86400 * 1000);
+
+            ngx_http_webhook_outcome_record(store, d, sub, &o, pool->log);
+            continue;
+        }
+
+        /* claimed: due again when the lease ends, for another worker */
+
+        d->owner = ngx_pid;
+        ngx_http_webhook_delivery_reschedule(store, d, now + lease);
+
+        ev = d->event;
+        ngx_http_webhook_node_view(sub, &view);
+
+        size = NGX_HTTP_WEBHOOK_ID_LEN + ev->tenant_len + ev->id_len
+               + ev->action_len + ev->payload_len + view.target_url.len
+               + view.secret.len + view.token.len;
+
+        p = ngx_pnalloc(pool, size);
+        if (p == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        c->delivery = d->id;
+        c->attempt = d->attempt;
+
+        c->sub_id.data = p;
+        c->sub_id.len = NGX_HTTP_WEBHOOK_ID_LEN;
+        p = ngx_cpymem(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN);
+
+        c->tenant.data = p;
+        c->tenant.len = ev->tenant_len;
+        p = ngx_cpymem(p, ev->data, ev->tenant_len);
+
+        c->event_id.data = p;
+        c->event_id.len = ev->id_len;
+        p = ngx_cpymem(p, ev->data + ev->tenant_len, ev->id_len);
+
+        c->action.data = p;
+        c->action.len = ev->action_len;
+        p = ngx_cpymem(p, ev->data + ev->tenant_len + ev->id_len,
+                       ev->action_len);
+
+        c->payload.data = p;
+        c->payload.len = ev->payload_len;
+        p = ngx_cpymem(p, ev->payload, ev->payload_len);
+
+        c->target_url.data = p;
+        c->target_url.len = view.target_url.len;
+        p = ngx_cpymem(p, view.target_url.data, view.target_url.len);
+
+        c->secret.data = p;
+        c->secret.len = view.secret.len;
+        p = ngx_cpymem(p, view.secret.data, view.secret.len);
+
+        c->token.data = p;
+        c->token.len = view.token.len;
+        (void) ngx_cpymem(p, view.token.data, view.token.len);
+
+        rc = NGX_OK;
+        goto done;
+    }
+
+    /* more to look at: come back at once */
+
+    *wait = 0;
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_outcome_t *o, ngx_http_webhook_retry_conf_t *rcf,
+    ngx_log_t *log)
+{
+    int64_t                          now, delay, jitter;
+    ngx_msec_t                      *delays;
+    ngx_uint_t                       reason;
+    ngx_http_webhook_node_t         *sub;
+    ngx_http_webhook_delivery_t     *d;
+    ngx_http_webhook_outcome_rec_t   rec;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    d = ngx_http_webhook_delivery_lookup(store->sh, o->delivery);
+
+    if (d == NULL
+        || d->owner != ngx_pid
+        || d->attempt != o->attempt
+        || d->state != NGX_HTTP_WEBHOOK_DELIVERY_PENDING)
+    {
+        /* deleted meanwhile, or the lease ran out and someone took it */
+        ngx_shmtx_unlock(&store->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    now = ngx_http_webhook_now();
+
+    ngx_memzero(&rec, sizeof(ngx_http_webhook_outcome_rec_t));
+    rec.delivery = d->id;
+    rec.at = now - o->duration;
+    rec.duration = (uint32_t) o->duration;
+    rec.attempt = d->attempt;
+    rec.next_attempt = d->attempt;
+    rec.status = (uint16_t) o->status;
+    rec.error = (u_char) o->error;
+
+    reason = NGX_HTTP_WEBHOOK_DISABLED_NONE;
+
+    if (o->success) {
+        rec.state = NGX_HTTP_WEBHOOK_DELIVERY_DELIVERED;
+        rec.next_at = now;
+
+        if (sub) {
+            sub->failing_since = 0;
+        }
+
+        goto record;
+    }
+
+    if (o->gone) {
+        reason = NGX_HTTP_WEBHOOK_DISABLED_GONE;
+
+    } else if (sub && sub->failing_since == 0) {
+        sub->failing_since = now;
+
+    } else if (sub && rcf->disable_after
+               && now - sub->failing_since >= (int64_t) rcf->disable_after)
+    {
+        reason = NGX_HTTP_WEBHOOK_DISABLED_FAILING;
+    }
+
+    if (reason == NGX_HTTP_WEBHOOK_DISABLED_NONE
+        && rcf->delays && d->attempt <= rcf->delays->nelts)
+    {
+        delays = rcf->delays->elts;
+        delay = delays[d->attempt - 1];
+
+        if (rcf->jitter && delay >= 10) {
+            jitter = delay * (int64_t) rcf->jitter / 100;
+            delay += (int64_t) (ngx_random() % (2 * jitter + 1)) - jitter;
+        }
+
+        if (o->retry_after) {
+            delay = ngx_max(delay, (int64_t) ngx_min(o->retry_after,
+                                                     rcf->retry_after_max));
+        }
+
+        rec.state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
+        rec.next_attempt = d->attempt + 1;
+        rec.next_at = now + delay;
+
+    } else {
+        rec.state = NGX_HTTP_WEBHOOK_DELIVERY_FAILED;
+        rec.next_at = now + rcf->failed_keep;
+    }
+
+record:
+
+    ngx_http_webhook_outcome_record(store, d, sub, &rec, log);
+
+    if (sub && reason != NGX_HTTP_WEBHOOK_DISABLED_NONE && sub->enabled) {
+        ngx_http_webhook_sub_disable(store, sub, reason, log);
+    }
+
+    ngx_http_webhook_store_maybe_snapshot(store, log);
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_webhook_store_attempts(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *sub_id, ngx_pool_t *pool,
+    ngx_array_t *out, ngx_uint_t *total)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n, k;
+    ngx_http_webhook_node_t     *sub;
+    ngx_http_webhook_entry_t    *e;
+    ngx_http_webhook_attempt_t  *a;
+
+    *total = 0;
+
+    if (sub_id->len != NGX_HTTP_WEBHOOK_ID_LEN) {
+        return NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+    }
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    sub = ngx_http_webhook_node_lookup(store->sh, sub_id->data);
+
+    if (sub == NULL
+        || sub->tenant->named.len != tenant->len
+        || ngx_strncmp(sub->tenant->named.name, tenant->data, tenant->len)
+           != 0)
+    {
+        rc = NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+        goto done;
+    }
+
+    if (sub->log == NULL) {
+        goto done;
+    }
+
+    n = store->conf.attempts_kept;
+    *total = sub->log->count;
+
+    /* newest first: backwards from the slot before "next" */
+
+    for (i = 0; i < sub->log->count; i++) {
+        k = (sub->log->next + n - 1 - i) % n;
+        e = sub->log->entries[k];
+
+        a = ngx_array_push(out);
+        if (a == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        p = ngx_pnalloc(pool, e->event_id_len + e->action_len);
+        if (p == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy(p, e->data, e->event_id_len + e->action_len);
+
+        a->event_id.data = p;
+        a->event_id.len = e->event_id_len;
+        a->action.data = p + e->event_id_len;
+        a->action.len = e->action_len;
+        a->attempt = e->attempt;
+        a->at = e->at;
+        a->status = e->status;
+        a->duration = e->duration;
+        a->error = e->error;
+        a->state = e->state;
+    }
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+typedef struct {
+    uint64_t                        delivery;
+    int64_t                         next_at;
+} ngx_http_webhook_redeliver_rec_t;
+
+
+static void
+ngx_http_webhook_redeliver_apply(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub,
+    int64_t at)
+{
+    d->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
+    d->attempt = 1;
+    d->owner = 0;
+    sub->pending++;
+
+    ngx_http_webhook_delivery_reschedule(store, d, at);
+}
+
+
+ngx_int_t
+ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *sub_id, ngx_str_t *event_id,
+    ngx_http_webhook_store_handler_pt handler, void *data)
+{
+    ngx_int_t                          rc;
+    ngx_queue_t                       *q;
+    ngx_http_webhook_node_t           *sub;
+    ngx_http_webhook_delivery_t       *d;
+    ngx_http_webhook_event_node_t     *ev;
+    ngx_http_webhook_redeliver_rec_t   rec;
+
+    if (sub_id->len != NGX_HTTP_WEBHOOK_ID_LEN) {
+        return NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    sub = ngx_http_webhook_node_lookup(store->sh, sub_id->data);
+
+    if (sub == NULL
+        || sub->tenant->named.len != tenant->len
+        || ngx_strncmp(sub->tenant->named.name, tenant->data, tenant->len)
+           != 0)
+    {
+        rc = NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+        goto failed;
+    }
+
+    d = NULL;
+
+    for (q = ngx_queue_head(&sub->deliveries);
+         q != ngx_queue_sentinel(&sub->deliveries);
+         q = ngx_queue_next(q))
+    {
+        d = ngx_queue_data(q, ngx_http_webhook_delivery_t, sub_queue);
+        ev = d->event;
+
+        if (ev->id_len == event_id->len
+            && ngx_strncmp(ev->data + ev->tenant_len, event_id->data,
+                           event_id->len) == 0)
+        {
+            break;
+        }
+
+        d = NULL;
+    }
+
+    if (d == NULL) {
+        rc = NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+        goto failed;
+    }
+
+    if (d->state != NGX_HTTP_WEBHOOK_DELIVERY_FAILED) {
+        rc = NGX_DECLINED;
+        goto failed;
+    }
+
+    if (!store->sh->writable) {
+        rc = NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
+        goto failed;
+    }
+
+    rec.delivery = d->id;
+    rec.next_at = ngx_http_webhook_now();
+
+    if (store->state) {
+        rc = ngx_http_webhook_store_journal(store,
+                                            NGX_HTTP_WEBHOOK_REC_REDELIVER,
+                                            (u_char *) &rec, sizeof(rec),
+                                            ngx_cycle->log);
+        if (rc != NGX_OK) {
+            goto failed;
+        }
+    }
+
+    ngx_http_webhook_redeliver_apply(store, d, sub, rec.next_at);
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return ngx_http_webhook_store_done(store, ngx_cycle->log, handler, data);
+
+failed:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
+/* replaying the records of events and deliveries */
+
+static ngx_int_t
+ngx_http_webhook_events_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
+    size_t len)
+{
+    size_t      used;
+    uint32_t    count, i;
+
+    if (len < 4) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&count, p, 4);
+    p += 4;
+    len -= 4;
+
+    for (i = 0; i < count; i++) {
+        used = ngx_http_webhook_event_rec_apply(store, p, len);
+        if (used == 0) {
+            return NGX_ERROR;
+        }
+
+        p += used;
+        len -= used;
+    }
+
+    return (len == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_webhook_outcome_rec_apply(ngx_http_webhook_store_t *store,
+    u_char *p, size_t len)
+{
+    ngx_http_webhook_node_t         *sub;
+    ngx_http_webhook_delivery_t     *d;
+    ngx_http_webhook_outcome_rec_t   o;
+
+    if (len != sizeof(ngx_http_webhook_outcome_rec_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&o, p, len);
+
+    d = ngx_http_webhook_delivery_lookup(store->sh, o.delivery);
+    if (d == NULL) {
+        /* its subscription was deleted, or it was delivered */
+        return NGX_OK;
+    }
+
+    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+
+    ngx_http_webhook_outcome_apply(store, d, sub, &o);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_webhook_redeliver_rec_apply(ngx_http_webhook_store_t *store,
+    u_char *p, size_t len)
+{
+    ngx_http_webhook_node_t           *sub;
+    ngx_http_webhook_delivery_t       *d;
+    ngx_http_webhook_redeliver_rec_t   rec;
+
+    if (len != sizeof(ngx_http_webhook_redeliver_rec_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&rec, p, len);
+
+    d = ngx_http_webhook_delivery_lookup(store->sh, rec.delivery);
+    if (d == NULL) {
+        return NGX_OK;
+    }
+
+    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+
+    if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED) {
+        ngx_http_webhook_redeliver_apply(store, d, sub, rec.next_at);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_webhook_delivery_rec_apply(ngx_http_webhook_store_t *store,
+    u_char *p, size_t len)
+{
+    int64_t                         next_at;
+    uint16_t                        attempt;
+    ngx_str_t                       tenant, id;
+    ngx_http_webhook_node_t        *sub;
+    ngx_http_webhook_delivery_t    *d;
+    ngx_http_webhook_event_node_t  *ev;
+
+    if (len < 8 + 8 + 2 + 1 + NGX_HTTP_WEBHOOK_ID_LEN + 2) {
+        return NGX_ERROR;
+    }
+
+    tenant.len = p[8 + 8 + 2 + 1 + NGX_HTTP_WEBHOOK_ID_LEN];
+    id.len = p[8 + 8 + 2 + 1 + NGX_HTTP_WEBHOOK_ID_LEN + 1];
+
+    if (len != 8 + 8 + 2 + 1 + NGX_HTTP_WEBHOOK_ID_LEN + 2
+               + tenant.len + id.len)
+    {
+        return NGX_ERROR;
+    }
+
+    tenant.data = p + 8 + 8 + 2 + 1 + NGX_HTTP_WEBHOOK_ID_LEN + 2;
+    id.data = tenant.data + tenant.len;
+
+    ev = ngx_http_webhook_event_lookup(store->sh, &tenant, &id);
+    sub = ngx_http_webhook_node_lookup(store->sh,
+                                       p + 8 + 8 + 2 + 1);
+
+    if (ev == NULL || sub == NULL) {
+        return NGX_OK;
+    }
+
+    d = ngx_slab_calloc_locked(store->shpool,
+                               sizeof(ngx_http_webhook_delivery_t));
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&d->id, p, 8);
+    ngx_memcpy(&next_at, p + 8, 8);
+    ngx_memcpy(&attempt, p + 16, 2);
+
+    d->attempt = attempt;
+    d->state = p[18];
+    d->event = ev;
+    ngx_memcpy(d->sub_id, p + 19, NGX_HTTP_WEBHOOK_ID_LEN);
+
+    ngx_http_webhook_delivery_link(store, d, sub, next_at);
+
+    if (d->id > store->sh->next_delivery) {
+        store->sh->next_delivery = d->id;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_webhook_entry_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
+    size_t len)
+{
+    uint16_t                    v16;
+    uint32_t                    v32;
+    ngx_http_webhook_node_t    *sub;
+    ngx_http_webhook_attempt_t  a;
+
+    if (len < NGX_HTTP_WEBHOOK_ID_LEN + 8 + 4 + 2 + 1 + 1 + 2 + 2) {
+        return NGX_ERROR;
+    }
+
+    sub = ngx_http_webhook_node_lookup(store->sh, p);
+    p += NGX_HTTP_WEBHOOK_ID_LEN;
+
+    ngx_memzero(&a, sizeof(ngx_http_webhook_attempt_t));
+
+    ngx_memcpy(&a.at, p, 8);
+    ngx_memcpy(&v32, p + 8, 4);
+    a.duration = v32;
+    ngx_memcpy(&v16, p + 12, 2);
+    a.status = v16;
+    a.error = p[14];
+    a.state = p[15];
+    ngx_memcpy(&v16, p + 16, 2);
+    a.attempt = v16;
+    a.event_id.len = p[18];
+    a.action.len = p[19];
+    p += 20;
+
+    if (len != NGX_HTTP_WEBHOOK_ID_LEN + 20 + a.event_id.len + a.action.len) {
+        return NGX_ERROR;
+    }
+
+    a.event_id.data = p;
+    a.action.data = p + a.event_id.len;
+
+    if (sub) {
+        ngx_http_webhook_log_add(store, sub, &a);
+    }
+
+    return NGX_OK;
 }

@@ -90,6 +90,7 @@ typedef struct {
     ngx_uint_t                  fsync;            /* NGX_HTTP_WEBHOOK_FSYNC_* */
     ngx_msec_t                  fsync_interval;
     size_t                      snapshot_size;
+    ngx_uint_t                  attempts_kept;    /* per subscription */
 } ngx_http_webhook_store_conf_t;
 
 
@@ -134,6 +135,145 @@ ngx_int_t ngx_http_webhook_store_update(ngx_http_webhook_store_t *store,
 
 ngx_int_t ngx_http_webhook_store_delete(ngx_http_webhook_store_t *store,
     ngx_str_t *tenant, ngx_str_t *id,
+    ngx_http_webhook_store_handler_pt handler, void *data);
+
+
+/*
+ * Events and deliveries.
+ *
+ * An event is stored once (its payload is the exact body every subscriber
+ * receives) and gets one delivery per matching subscription.  A delivery
+ * is due at its next_at; a worker claims it for a lease (owner pid +
+ * lease end), runs the attempt and reports the outcome.  A claim whose
+ * lease ran out (a dead worker) is due again, with the same attempt.
+ */
+
+#define NGX_HTTP_WEBHOOK_DELIVERY_PENDING    0
+#define NGX_HTTP_WEBHOOK_DELIVERY_DELIVERED  1
+#define NGX_HTTP_WEBHOOK_DELIVERY_FAILED     2
+
+/* attempt errors, as /deliveries shows them */
+#define NGX_HTTP_WEBHOOK_ERR_NONE            0
+#define NGX_HTTP_WEBHOOK_ERR_BLOCKED         1    /* blocked_address */
+#define NGX_HTTP_WEBHOOK_ERR_CONNECT         2    /* connect_failed */
+#define NGX_HTTP_WEBHOOK_ERR_TIMEOUT         3    /* timeout */
+#define NGX_HTTP_WEBHOOK_ERR_TLS             4    /* tls_failed */
+#define NGX_HTTP_WEBHOOK_ERR_BAD_STATUS      5    /* bad_status */
+#define NGX_HTTP_WEBHOOK_ERR_REDIRECTED      6    /* redirected */
+#define NGX_HTTP_WEBHOOK_ERR_DISABLED        7    /* disabled */
+#define NGX_HTTP_WEBHOOK_ERR_PENDING_LIMIT   8    /* pending_limit */
+
+
+typedef struct {
+    ngx_str_t                   tenant;
+    ngx_str_t                   id;               /* publisher's, or empty */
+    ngx_str_t                   action;
+    ngx_str_t                   payload;          /* the body to deliver */
+} ngx_http_webhook_event_t;
+
+
+typedef struct {
+    ngx_msec_t                  idempotency;      /* window for ids */
+    ngx_uint_t                  max_pending;      /* per subscription */
+    ngx_str_t                   only;             /* a subscription id: a
+                                                     test event to it only */
+} ngx_http_webhook_publish_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   id;               /* the event id */
+    ngx_uint_t                  deliveries;
+    unsigned                    duplicate:1;      /* seen within the window */
+} ngx_http_webhook_published_t;
+
+
+/* a claimed delivery: copies, in the pool given to claim() */
+typedef struct {
+    uint64_t                    delivery;         /* handle for complete() */
+    ngx_uint_t                  attempt;          /* 1-based */
+    ngx_str_t                   event_id;
+    ngx_str_t                   sub_id;
+    ngx_str_t                   tenant;
+    ngx_str_t                   action;
+    ngx_str_t                   payload;
+    ngx_str_t                   target_url;
+    ngx_str_t                   secret;
+    ngx_str_t                   token;
+} ngx_http_webhook_claim_t;
+
+
+typedef struct {
+    uint64_t                    delivery;
+    ngx_uint_t                  attempt;
+    ngx_uint_t                  status;           /* HTTP status, 0: none */
+    ngx_uint_t                  error;            /* NGX_HTTP_WEBHOOK_ERR_* */
+    ngx_msec_t                  duration;
+    ngx_msec_t                  retry_after;      /* 0: none */
+    unsigned                    success:1;
+    unsigned                    gone:1;           /* 410: disable */
+} ngx_http_webhook_outcome_t;
+
+
+typedef struct {
+    ngx_array_t                *delays;           /* ngx_msec_t, per retry */
+    ngx_uint_t                  jitter;           /* percent */
+    ngx_msec_t                  retry_after_max;
+    ngx_msec_t                  disable_after;    /* continuous failure */
+    ngx_msec_t                  failed_keep;      /* failed ones stay */
+} ngx_http_webhook_retry_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   event_id;
+    ngx_str_t                   action;
+    ngx_uint_t                  attempt;
+    int64_t                     at;               /* unix ms */
+    ngx_uint_t                  status;
+    ngx_msec_t                  duration;
+    ngx_uint_t                  error;
+    ngx_uint_t                  state;            /* ..._DELIVERY_* */
+} ngx_http_webhook_attempt_t;
+
+
+/*
+ * All or nothing: every event of "events" is stored with its deliveries,
+ * or none is (NGX_HTTP_WEBHOOK_STORE_FULL, ...).  "results" has "n" slots.
+ */
+ngx_int_t ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_event_t *events, ngx_uint_t n,
+    ngx_http_webhook_publish_conf_t *pcf, ngx_pool_t *pool,
+    ngx_http_webhook_published_t *results,
+    ngx_http_webhook_store_handler_pt handler, void *data);
+
+/*
+ * Claims the earliest due delivery for "lease": NGX_OK and "c" filled
+ * (allocated from "pool"), or NGX_DECLINED with *wait set to the time until
+ * the next one is due (NGX_TIMER_INFINITE if none).
+ */
+ngx_int_t ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
+    ngx_msec_t lease, ngx_pool_t *pool, ngx_http_webhook_claim_t *c,
+    ngx_msec_t *wait);
+
+/* records an attempt's outcome and schedules what follows */
+ngx_int_t ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_outcome_t *o, ngx_http_webhook_retry_conf_t *rcf,
+    ngx_log_t *log);
+
+/* what claim() needs to end the deliveries of a disabled subscription */
+void ngx_http_webhook_store_set_retry(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_retry_conf_t *rcf);
+
+/* the attempt log of a subscription, newest first */
+ngx_int_t ngx_http_webhook_store_attempts(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *sub_id, ngx_pool_t *pool,
+    ngx_array_t *out, ngx_uint_t *total);
+
+/*
+ * A failed delivery queued again from attempt 1; NGX_DECLINED if the
+ * delivery is not failed (pending or delivered).
+ */
+ngx_int_t ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *sub_id, ngx_str_t *event_id,
     ngx_http_webhook_store_handler_pt handler, void *data);
 
 
