@@ -11,10 +11,19 @@
 #include "ngx_http_webhook_common.h"
 #include "ngx_http_webhook_store.h"
 #include "ngx_http_webhook_api.h"
+#include "ngx_http_webhook_publish.h"
+#include "ngx_http_webhook_deliver.h"
 
 
 #define NGX_HTTP_WEBHOOK_MAX_SUBSCRIPTIONS  1000
 #define NGX_HTTP_WEBHOOK_MAX_BODY_SIZE      (1024 * 1024)
+#define NGX_HTTP_WEBHOOK_IDEMPOTENCY        (24 * 60 * 60 * 1000)
+#define NGX_HTTP_WEBHOOK_MAX_PENDING        1000
+#define NGX_HTTP_WEBHOOK_CONCURRENCY        64
+#define NGX_HTTP_WEBHOOK_HOST_CONCURRENCY   8
+#define NGX_HTTP_WEBHOOK_ATTEMPT_TIMEOUT    (60 * 1000)
+#define NGX_HTTP_WEBHOOK_FAILED_KEEP        (3 * 24 * 60 * 60 * 1000)
+#define NGX_HTTP_WEBHOOK_DISABLE_AFTER      (5 * 24 * 60 * 60 * 1000)
 
 
 static ngx_int_t ngx_http_webhook_init_process(ngx_cycle_t *cycle);
@@ -35,6 +44,17 @@ static char *ngx_http_webhook_target_schemes(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_webhook_allow_private(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_deliver(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_retry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_success(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_array_t *ngx_http_webhook_default_retry(ngx_conf_t *cf);
+static ngx_int_t ngx_http_webhook_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_webhook_postconfiguration(ngx_conf_t *cf);
 
 
 static ngx_command_t  ngx_http_webhook_commands[] = {
@@ -95,13 +115,97 @@ static ngx_command_t  ngx_http_webhook_commands[] = {
       offsetof(ngx_http_webhook_loc_conf_t, max_body_size),
       NULL },
 
+    { ngx_string("webhook_publish"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_webhook_publish,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_payload"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, payload),
+      NULL },
+
+    { ngx_string("webhook_idempotency_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, idempotency),
+      NULL },
+
+    { ngx_string("webhook_max_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, max_pending),
+      NULL },
+
+    { ngx_string("webhook_deliver"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_webhook_deliver,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_retry"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_webhook_retry,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_success"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_webhook_success,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_concurrency"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, concurrency),
+      NULL },
+
+    { ngx_string("webhook_host_concurrency"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, host_concurrency),
+      NULL },
+
+    { ngx_string("webhook_attempt_timeout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, attempt_timeout),
+      NULL },
+
+    { ngx_string("webhook_failed_keep"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, failed_keep),
+      NULL },
+
+    { ngx_string("webhook_disable_after"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, disable_after),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_webhook_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_webhook_preconfiguration,     /* preconfiguration */
+    ngx_http_webhook_postconfiguration,    /* postconfiguration */
 
     ngx_http_webhook_create_main_conf,     /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -135,6 +239,7 @@ ngx_http_webhook_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                     i;
     ngx_http_webhook_store_t     **stores;
+    ngx_http_webhook_deliver_t   **delivers;
     ngx_http_webhook_main_conf_t  *wmcf;
 
     /* the cache manager and loader run init_process too */
@@ -154,6 +259,16 @@ ngx_http_webhook_init_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < wmcf->stores.nelts; i++) {
         if (ngx_http_webhook_store_init_process(cycle, stores[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    delivers = wmcf->delivers.elts;
+
+    for (i = 0; i < wmcf->delivers.nelts; i++) {
+        if (ngx_http_webhook_deliver_init_process(cycle, delivers[i])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -205,6 +320,20 @@ ngx_http_webhook_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&wmcf->publishers, cf->pool, 2,
+                       sizeof(ngx_http_webhook_store_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&wmcf->delivers, cf->pool, 2,
+                       sizeof(ngx_http_webhook_deliver_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return wmcf;
 }
 
@@ -227,7 +356,21 @@ ngx_http_webhook_create_loc_conf(ngx_conf_t *cf)
      *     conf->tenant = NULL;
      *     conf->events = NULL;
      *     conf->private_cidrs = NULL;
+     *     conf->publish_store = NULL;
+     *     conf->payload = NULL;
+     *     conf->deliver = NULL;
+     *     conf->retry = NULL;
+     *     conf->success = NULL;
      */
+
+    conf->publish_sync = NGX_CONF_UNSET;
+    conf->idempotency = NGX_CONF_UNSET_MSEC;
+    conf->max_pending = NGX_CONF_UNSET_UINT;
+    conf->concurrency = NGX_CONF_UNSET_UINT;
+    conf->host_concurrency = NGX_CONF_UNSET_UINT;
+    conf->attempt_timeout = NGX_CONF_UNSET_MSEC;
+    conf->failed_keep = NGX_CONF_UNSET_MSEC;
+    conf->disable_after = NGX_CONF_UNSET_MSEC;
 
     conf->schemes = NGX_CONF_UNSET_UINT;
     conf->allow_private = NGX_CONF_UNSET;
@@ -269,9 +412,56 @@ ngx_http_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               NGX_HTTP_WEBHOOK_MAX_BODY_SIZE);
 
-    if (conf->api_store && conf->tenant == NULL) {
+    if (conf->payload == NULL) {
+        conf->payload = prev->payload;
+    }
+
+    ngx_conf_merge_value(conf->publish_sync, prev->publish_sync, 0);
+    ngx_conf_merge_msec_value(conf->idempotency, prev->idempotency,
+                              NGX_HTTP_WEBHOOK_IDEMPOTENCY);
+    ngx_conf_merge_uint_value(conf->max_pending, prev->max_pending,
+                              NGX_HTTP_WEBHOOK_MAX_PENDING);
+
+    if (conf->retry == NULL) {
+        conf->retry = prev->retry;
+    }
+
+    if (conf->retry == NULL) {
+        conf->retry = ngx_http_webhook_default_retry(cf);
+        if (conf->retry == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->success == NULL) {
+        conf->success = prev->success;
+    }
+
+    if (conf->success == NULL) {
+        conf->success = ngx_pcalloc(cf->pool, 600);
+        if (conf->success == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memset(conf->success + 200, 1, 100);
+    }
+
+    ngx_conf_merge_uint_value(conf->concurrency, prev->concurrency,
+                              NGX_HTTP_WEBHOOK_CONCURRENCY);
+    ngx_conf_merge_uint_value(conf->host_concurrency, prev->host_concurrency,
+                              NGX_HTTP_WEBHOOK_HOST_CONCURRENCY);
+    ngx_conf_merge_msec_value(conf->attempt_timeout, prev->attempt_timeout,
+                              NGX_HTTP_WEBHOOK_ATTEMPT_TIMEOUT);
+    ngx_conf_merge_msec_value(conf->failed_keep, prev->failed_keep,
+                              NGX_HTTP_WEBHOOK_FAILED_KEEP);
+    ngx_conf_merge_msec_value(conf->disable_after, prev->disable_after,
+                              NGX_HTTP_WEBHOOK_DISABLE_AFTER);
+
+    if ((conf->api_store || conf->publish_store) && conf->tenant == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"webhook_api\" requires \"webhook_tenant\"");
+                           "\"%s\" requires \"webhook_tenant\"",
+                           conf->api_store ? "webhook_api"
+                                           : "webhook_publish");
         return NGX_CONF_ERROR;
     }
 
@@ -295,6 +485,7 @@ ngx_http_webhook_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(&scf, sizeof(ngx_http_webhook_store_conf_t));
     scf.fsync = NGX_HTTP_WEBHOOK_FSYNC_ON;
+    scf.attempts_kept = NGX_CONF_UNSET_UINT;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -389,6 +580,21 @@ ngx_http_webhook_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             scf.snapshot_size = size;
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "attempts=", 9) == 0) {
+
+            t = ngx_atoi(value[i].data + 9, value[i].len - 9);
+
+            if (t == NGX_ERROR || t > 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid attempts \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            scf.attempts_kept = t;
 
             continue;
         }
@@ -646,4 +852,380 @@ ngx_http_webhook_allow_private(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                      *value, name;
+    ngx_uint_t                      i;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_webhook_store_t      **sp;
+    ngx_http_webhook_main_conf_t   *wmcf;
+
+    if (wlcf->publish_store) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "mode=sync") == 0) {
+            wlcf->publish_sync = 1;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->publish_store = ngx_http_webhook_store_find(cf, &name);
+
+    if (wlcf->publish_store == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown webhook zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module);
+
+    sp = ngx_array_push(&wmcf->publishers);
+    if (sp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *sp = wlcf->publish_store;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_webhook_publish_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_deliver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                      *value, name;
+    ngx_uint_t                      i;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_webhook_store_t       *store;
+    ngx_http_webhook_deliver_t     *d, **dp;
+    ngx_http_webhook_main_conf_t   *wmcf;
+
+    if (wlcf->deliver) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "zone=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data + 5;
+    name.len = value[1].len - 5;
+
+    store = ngx_http_webhook_store_find(cf, &name);
+
+    if (store == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown webhook zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* subrequests cannot reach named or regex locations */
+
+    if (clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->name.len == 0 || clcf->name.data[0] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be in a prefix or exact URI location",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module);
+
+    dp = wmcf->delivers.elts;
+
+    for (i = 0; i < wmcf->delivers.nelts; i++) {
+        if (dp[i]->store == store) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "webhook zone \"%V\" already has a "
+                               "\"webhook_deliver\" location \"%V\"",
+                               &name, &dp[i]->uri);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    d = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_deliver_t));
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    d->store = store;
+    d->uri = clcf->name;
+    d->ctx = cf->ctx;
+    d->wlcf = wlcf;
+
+    dp = ngx_array_push(&wmcf->delivers);
+    if (dp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *dp = d;
+    wlcf->deliver = d;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_retry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_int_t    t;
+    ngx_uint_t   i;
+    ngx_msec_t  *ms;
+
+    if (wlcf->retry) {
+        return "is duplicate";
+    }
+
+    wlcf->retry = ngx_array_create(cf->pool, cf->args->nelts,
+                                   sizeof(ngx_msec_t));
+    if (wlcf->retry == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    /* "off": a single attempt */
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        t = ngx_parse_time(&value[i], 0);
+
+        if (t == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid time \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ms = ngx_array_push(wlcf->retry);
+        if (ms == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *ms = (ngx_msec_t) t;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_array_t *
+ngx_http_webhook_default_retry(ngx_conf_t *cf)
+{
+    ngx_uint_t    i;
+    ngx_msec_t   *ms;
+    ngx_array_t  *a;
+
+    /* 5s 5m 30m 2h 5h 10h 10h: 8 attempts over about 28 hours */
+
+    static ngx_msec_t  defaults[] = {
+        5 * 1000, 5 * 60 * 1000, 30 * 60 * 1000, 2 * 3600 * 1000,
+        5 * 3600 * 1000, 10 * 3600 * 1000, 10 * 3600 * 1000
+    };
+
+    a = ngx_array_create(cf->pool, 7, sizeof(ngx_msec_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < sizeof(defaults) / sizeof(ngx_msec_t); i++) {
+        ms = ngx_array_push(a);
+        if (ms == NULL) {
+            return NULL;
+        }
+
+        *ms = defaults[i];
+    }
+
+    return a;
+}
+
+
+static char *
+ngx_http_webhook_success(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_int_t    n;
+    ngx_uint_t   i;
+
+    if (wlcf->success) {
+        return "is duplicate";
+    }
+
+    wlcf->success = ngx_pcalloc(cf->pool, 600);
+    if (wlcf->success == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 3
+            && value[i].data[0] >= '1' && value[i].data[0] <= '5'
+            && value[i].data[1] == 'x' && value[i].data[2] == 'x')
+        {
+            n = (value[i].data[0] - '0') * 100;
+            ngx_memset(wlcf->success + n, 1, 100);
+            continue;
+        }
+
+        n = ngx_atoi(value[i].data, value[i].len);
+
+        if (n < 100 || n > 599) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid status \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        wlcf->success[n] = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_webhook_preconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_webhook_publish_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_webhook_deliver_add_variables(cf);
+}
+
+
+/*
+ * What "nginx -t" can check once every location is merged: each zone
+ * events are published to has exactly one deliver location, with a
+ * resolver.
+ */
+
+static ngx_int_t
+ngx_http_webhook_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i, j, found;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_webhook_loc_conf_t    *wlcf;
+    ngx_http_webhook_retry_conf_t  *rcf;
+    ngx_http_webhook_store_t      **publishers;
+    ngx_http_webhook_deliver_t    **delivers;
+    ngx_http_webhook_main_conf_t   *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webhook_module);
+
+    if (ngx_http_webhook_deliver_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    publishers = wmcf->publishers.elts;
+    delivers = wmcf->delivers.elts;
+
+    for (i = 0; i < wmcf->publishers.nelts; i++) {
+
+        found = 0;
+
+        for (j = 0; j < wmcf->delivers.nelts; j++) {
+            if (delivers[j]->store == publishers[i]) {
+                found = 1;
+            }
+        }
+
+        if (!found) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "webhook zone \"%V\" is used by "
+                               "\"webhook_publish\" but has no "
+                               "\"webhook_deliver\" location",
+                               ngx_http_webhook_store_name(publishers[i]));
+            return NGX_ERROR;
+        }
+    }
+
+    for (j = 0; j < wmcf->delivers.nelts; j++) {
+
+        clcf = delivers[j]->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+        if (clcf->resolver == NULL
+            || clcf->resolver->connections.nelts == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"webhook_deliver\" location \"%V\" has no "
+                               "\"resolver\"", &delivers[j]->uri);
+            return NGX_ERROR;
+        }
+
+        wlcf = delivers[j]->wlcf;
+
+        rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_retry_conf_t));
+        if (rcf == NULL) {
+            return NGX_ERROR;
+        }
+
+        rcf->delays = wlcf->retry;
+        rcf->jitter = 20;
+        rcf->retry_after_max = 3600 * 1000;
+        rcf->disable_after = wlcf->disable_after;
+        rcf->failed_keep = wlcf->failed_keep;
+
+        ngx_http_webhook_store_set_retry(delivers[j]->store, rcf);
+
+        if (ngx_http_webhook_deliver_init(cf, delivers[j]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
