@@ -14,8 +14,16 @@
 /* 9999-12-31T23:59:59.999Z: the year keeps its four digits */
 #define NGX_HTTP_WEBHOOK_JSON_TIME_MAX  ((int64_t) 253402300799999LL)
 
+/* as deep as cJSON goes: what one accepts, the other does */
+#define NGX_HTTP_WEBHOOK_JSON_DEPTH     CJSON_NESTING_LIMIT
+
 
 static void ngx_http_webhook_json_cleanup(void *data);
+static u_char *ngx_http_webhook_json_name(u_char *p, u_char *last);
+static u_char *ngx_http_webhook_json_string(u_char *p, u_char *last);
+static u_char *ngx_http_webhook_json_number(u_char *p, u_char *last);
+static u_char *ngx_http_webhook_json_literal(u_char *p, u_char *last,
+    char *literal, size_t len);
 
 
 ngx_int_t
@@ -296,6 +304,333 @@ ngx_http_webhook_json_escape(u_char *dst, ngx_str_t *s)
     }
 
     return dst;
+}
+
+
+ngx_uint_t
+ngx_http_webhook_json_tenant_valid(ngx_str_t *tenant)
+{
+    u_char  c, *p, *last;
+
+    if (tenant->len == 0 || tenant->len > NGX_HTTP_WEBHOOK_TENANT_MAX) {
+        return 0;
+    }
+
+    last = tenant->data + tenant->len;
+
+    for (p = tenant->data; p < last; p++) {
+        c = *p;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || c == '_' || c == '.' || c == ':' || c == '@' || c == '-')
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+u_char *
+ngx_http_webhook_json_space(u_char *p, u_char *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * Iterative, so that deep nesting costs no stack: one bit per open
+ * container tells an object (1) from an array (0).
+ */
+
+u_char *
+ngx_http_webhook_json_value(u_char *p, u_char *last)
+{
+    u_char      open;
+    uint64_t    bit, objects[(NGX_HTTP_WEBHOOK_JSON_DEPTH + 63) / 64];
+    ngx_uint_t  depth, object;
+
+    depth = 0;
+
+    for ( ;; ) {
+
+        /* p is at the first byte of a value */
+
+        if (p >= last) {
+            return NULL;
+        }
+
+        switch (*p) {
+
+        case '{':
+        case '[':
+            if (depth == NGX_HTTP_WEBHOOK_JSON_DEPTH) {
+                return NULL;
+            }
+
+            open = *p;
+            bit = (uint64_t) 1 << (depth % 64);
+
+            if (open == '{') {
+                objects[depth / 64] |= bit;
+
+            } else {
+                objects[depth / 64] &= ~bit;
+            }
+
+            depth++;
+
+            p = ngx_http_webhook_json_space(p + 1, last);
+
+            if (p < last && *p == (open == '{' ? '}' : ']')) {
+                p++;
+                depth--;
+                break;
+            }
+
+            if (open == '{') {
+                p = ngx_http_webhook_json_name(p, last);
+                if (p == NULL) {
+                    return NULL;
+                }
+            }
+
+            /* the first member's or element's value */
+            continue;
+
+        case '"':
+            p = ngx_http_webhook_json_string(p, last);
+            break;
+
+        case 't':
+            p = ngx_http_webhook_json_literal(p, last, "true", 4);
+            break;
+
+        case 'f':
+            p = ngx_http_webhook_json_literal(p, last, "false", 5);
+            break;
+
+        case 'n':
+            p = ngx_http_webhook_json_literal(p, last, "null", 4);
+            break;
+
+        default:
+            p = ngx_http_webhook_json_number(p, last);
+            break;
+        }
+
+        if (p == NULL) {
+            return NULL;
+        }
+
+        /* a value ended: close containers until another value follows */
+
+        for ( ;; ) {
+
+            if (depth == 0) {
+                return p;
+            }
+
+            p = ngx_http_webhook_json_space(p, last);
+
+            if (p >= last) {
+                return NULL;
+            }
+
+            object = (objects[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1;
+
+            if (*p == ',') {
+                p = ngx_http_webhook_json_space(p + 1, last);
+
+                if (object) {
+                    p = ngx_http_webhook_json_name(p, last);
+                    if (p == NULL) {
+                        return NULL;
+                    }
+                }
+
+                break;
+            }
+
+            if (*p != (object ? '}' : ']')) {
+                return NULL;
+            }
+
+            p++;
+            depth--;
+        }
+    }
+}
+
+
+/* a member's name and its colon: returns the start of its value */
+
+static u_char *
+ngx_http_webhook_json_name(u_char *p, u_char *last)
+{
+    if (p >= last || *p != '"') {
+        return NULL;
+    }
+
+    p = ngx_http_webhook_json_string(p, last);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p = ngx_http_webhook_json_space(p, last);
+
+    if (p >= last || *p != ':') {
+        return NULL;
+    }
+
+    return ngx_http_webhook_json_space(p + 1, last);
+}
+
+
+static u_char *
+ngx_http_webhook_json_string(u_char *p, u_char *last)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    /* the opening quote */
+    p++;
+
+    while (p < last) {
+        c = *p++;
+
+        if (c == '"') {
+            return p;
+        }
+
+        if (c < 0x20) {
+            return NULL;
+        }
+
+        if (c != '\\') {
+            continue;
+        }
+
+        if (p >= last) {
+            return NULL;
+        }
+
+        c = *p++;
+
+        switch (c) {
+
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            break;
+
+        case 'u':
+            if (last - p < 4) {
+                return NULL;
+            }
+
+            for (i = 0; i < 4; i++) {
+                c = p[i];
+
+                if (!((c >= '0' && c <= '9')
+                      || (c >= 'a' && c <= 'f')
+                      || (c >= 'A' && c <= 'F')))
+                {
+                    return NULL;
+                }
+            }
+
+            p += 4;
+            break;
+
+        default:
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+
+static u_char *
+ngx_http_webhook_json_number(u_char *p, u_char *last)
+{
+    u_char  *start;
+
+    if (p < last && *p == '-') {
+        p++;
+    }
+
+    if (p >= last || *p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    if (*p++ != '0') {
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < last && *p == '.') {
+        start = ++p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            return NULL;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == start) {
+            return NULL;
+        }
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_webhook_json_literal(u_char *p, u_char *last, char *literal,
+    size_t len)
+{
+    if ((size_t) (last - p) < len || ngx_strncmp(p, literal, len) != 0) {
+        return NULL;
+    }
+
+    return p + len;
 }
 
 

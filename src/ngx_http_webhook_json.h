@@ -33,8 +33,9 @@ ngx_int_t ngx_http_webhook_json_read_body(ngx_http_request_t *r, size_t max,
 /*
  * Parses "text", which must have a NUL at text->data[text->len], as exactly
  * one JSON value with nothing but white space after it (and no NUL byte
- * anywhere).  The tree is freed with the pool.  NGX_DECLINED: not JSON (or cJSON ran out of memory, which
- * it does not tell apart); NGX_ERROR: no memory for the pool cleanup.
+ * anywhere).  The tree is freed with the pool.  NGX_DECLINED: not JSON
+ * (or cJSON ran out of memory, which it does not tell apart); NGX_ERROR:
+ * no memory for the pool cleanup.
  */
 ngx_int_t ngx_http_webhook_json_parse(ngx_pool_t *pool, ngx_str_t *text,
     cJSON **json);
@@ -58,6 +59,21 @@ ngx_uint_t ngx_http_webhook_json_utf8_valid(u_char *p, size_t len);
  */
 size_t ngx_http_webhook_json_escape_len(ngx_str_t *s);
 u_char *ngx_http_webhook_json_escape(u_char *dst, ngx_str_t *s);
+
+/* [A-Za-z0-9_.:@-]{1,128}: safe in JSON and headers unescaped */
+ngx_uint_t ngx_http_webhook_json_tenant_valid(ngx_str_t *tenant);
+
+/*
+ * A strict scanner of JSON text (RFC 8259), for callers that must keep the
+ * sender's bytes: cJSON is more lenient (other control characters as white
+ * space, "01", "1.", raw control characters in strings) and re-prints
+ * values lossily.  json_space() skips JSON's own white space;
+ * json_value() takes "p" at the first byte of a value and returns the
+ * byte after it, or NULL if the text there is not one JSON value (nesting
+ * deeper than cJSON's limit included).  Neither reads at or past "last".
+ */
+u_char *ngx_http_webhook_json_space(u_char *p, u_char *last);
+u_char *ngx_http_webhook_json_value(u_char *p, u_char *last);
 
 /* unix milliseconds as NGX_HTTP_WEBHOOK_JSON_TIME_LEN bytes, UTC */
 u_char *ngx_http_webhook_json_time(u_char *dst, int64_t ms);
