@@ -22,6 +22,9 @@
 #define NGX_HTTP_WEBHOOK_API_REPLACE        3     /* PUT */
 #define NGX_HTTP_WEBHOOK_API_MODIFY         4     /* PATCH */
 #define NGX_HTTP_WEBHOOK_API_DELETE         5
+#define NGX_HTTP_WEBHOOK_API_TEST           6     /* POST P/{id}/test */
+#define NGX_HTTP_WEBHOOK_API_ATTEMPTS       7     /* GET P/{id}/deliveries */
+#define NGX_HTTP_WEBHOOK_API_REDELIVER      8     /* POST .../{event}/retry */
 
 /* request body fields, whatever a profile calls them */
 #define NGX_HTTP_WEBHOOK_API_ACTION         0
@@ -123,6 +126,8 @@ typedef struct {
     ngx_uint_t                           mask;       /* NGX_HTTP_WEBHOOK_F_* */
     ngx_http_webhook_sub_t               sub;        /* from the request */
     ngx_http_webhook_sub_t               out;        /* from the store */
+    ngx_str_t                            event_id;   /* .../{event}/retry */
+    ngx_http_webhook_published_t         published;  /* a test event */
 
     u_char                              *err;        /* a 422's message */
     char                                *err_field;
@@ -152,6 +157,12 @@ static ngx_int_t ngx_http_webhook_api_route(ngx_http_request_t *r,
 static ngx_int_t ngx_http_webhook_api_route_sub(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx, ngx_str_t *sub);
 static ngx_int_t ngx_http_webhook_api_list(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx);
+static ngx_int_t ngx_http_webhook_api_attempts(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx);
+static ngx_int_t ngx_http_webhook_api_test(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx);
+static ngx_int_t ngx_http_webhook_api_accepted(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_api_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
@@ -203,7 +214,6 @@ static ngx_uint_t ngx_http_webhook_api_value(ngx_http_webhook_api_ctx_t *ctx,
     ngx_http_webhook_sub_t *sub, ngx_uint_t value,
     ngx_http_webhook_api_value_t *v);
 
-static ngx_uint_t ngx_http_webhook_api_tenant_valid(ngx_str_t *tenant);
 static ngx_uint_t ngx_http_webhook_api_id_valid(ngx_str_t *id);
 static ngx_uint_t ngx_http_webhook_api_action_chars(u_char *p, size_t len);
 static char *ngx_http_webhook_url_host(u_char *p, size_t len,
@@ -402,7 +412,7 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
         return ngx_http_webhook_api_internal_error(r);
     }
 
-    if (!ngx_http_webhook_api_tenant_valid(&ctx->tenant)) {
+    if (!ngx_http_webhook_json_tenant_valid(&ctx->tenant)) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "webhook api: invalid tenant \"%V\"", &ctx->tenant);
 
@@ -457,7 +467,10 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
     case NGX_HTTP_WEBHOOK_API_GET:
         return ngx_http_webhook_api_get(r, ctx);
 
-    default: /* DELETE */
+    case NGX_HTTP_WEBHOOK_API_ATTEMPTS:
+        return ngx_http_webhook_api_attempts(r, ctx);
+
+    default: /* DELETE, TEST, REDELIVER */
         return ngx_http_webhook_api_write(r, ctx);
     }
 }
@@ -580,10 +593,164 @@ static ngx_int_t
 ngx_http_webhook_api_route_sub(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx, ngx_str_t *sub)
 {
+    u_char  *p, *last;
+
+    static ngx_str_t  allow_post = ngx_string("POST");
+    static ngx_str_t  allow_get = ngx_string("GET, HEAD");
+
+    if (sub->len == 5 && ngx_strncmp(sub->data, "/test", 5) == 0) {
+
+        if (r->method != NGX_HTTP_POST) {
+            ctx->allow = &allow_post;
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        ctx->op = NGX_HTTP_WEBHOOK_API_TEST;
+        return NGX_OK;
+    }
+
+    if (sub->len == 11 && ngx_strncmp(sub->data, "/deliveries", 11) == 0) {
+
+        if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+            ctx->allow = &allow_get;
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        ctx->op = NGX_HTTP_WEBHOOK_API_ATTEMPTS;
+        return NGX_OK;
+    }
+
+    /* /deliveries/{event_id}/retry */
+
+    if (sub->len > 12 + 6
+        && ngx_strncmp(sub->data, "/deliveries/", 12) == 0
+        && ngx_strncmp(sub->data + sub->len - 6, "/retry", 6) == 0)
+    {
+        p = sub->data + 12;
+        last = sub->data + sub->len - 6;
+
+        ctx->event_id.data = p;
+        ctx->event_id.len = last - p;
+
+        if (ctx->event_id.len > 68) {
+            return NGX_DECLINED;
+        }
+
+        for ( /* void */ ; p < last; p++) {
+            if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z')
+                && !(*p >= '0' && *p <= '9') && *p != '_' && *p != '-')
+            {
+                return NGX_DECLINED;
+            }
+        }
+
+        if (r->method != NGX_HTTP_POST) {
+            ctx->allow = &allow_post;
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        ctx->op = NGX_HTTP_WEBHOOK_API_REDELIVER;
+        return NGX_OK;
+    }
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "webhook api: no sub-resource \"%V\"", sub);
 
     return NGX_DECLINED;
+}
+
+
+/* GET P/{id}/deliveries: {"attempts":[...],"total":N}, newest first */
+
+static ngx_int_t
+ngx_http_webhook_api_attempts(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx)
+{
+    u_char                      *p, *body;
+    size_t                       len;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, total;
+    ngx_array_t                  attempts;
+    ngx_http_webhook_attempt_t  *a;
+
+    static const char  *errors[] = {
+        NULL, "blocked_address", "connect_failed", "timeout", "tls_failed",
+        "bad_status", "redirected", "disabled", "pending_limit"
+    };
+
+    static const char  *states[] = { "pending", "delivered", "failed" };
+
+    if (ngx_array_init(&attempts, r->pool, 8,
+                       sizeof(ngx_http_webhook_attempt_t))
+        != NGX_OK)
+    {
+        return ngx_http_webhook_api_internal_error(r);
+    }
+
+    rc = ngx_http_webhook_store_attempts(ctx->wlcf->api_store, &ctx->tenant,
+                                         &ctx->id, r->pool, &attempts,
+                                         &total);
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_api_store_error(r, rc);
+    }
+
+    a = attempts.elts;
+
+    len = sizeof("{\"attempts\":[],\"total\":}") + NGX_INT_T_LEN;
+
+    for (i = 0; i < attempts.nelts; i++) {
+        len += sizeof("{\"event_id\":\"\",\"action\":\"\",\"attempt\":,"
+                      "\"at\":\"\",\"status\":,\"duration_ms\":,"
+                      "\"error\":\"\",\"state\":\"\"},")
+               + ngx_http_webhook_json_escape_len(&a[i].event_id)
+               + ngx_http_webhook_json_escape_len(&a[i].action)
+               + 3 * NGX_INT_T_LEN + NGX_HTTP_WEBHOOK_JSON_TIME_LEN + 32;
+    }
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return ngx_http_webhook_api_internal_error(r);
+    }
+
+    p = ngx_cpymem(body, "{\"attempts\":[", sizeof("{\"attempts\":[") - 1);
+
+    for (i = 0; i < attempts.nelts; i++) {
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "{\"event_id\":\"", sizeof("{\"event_id\":\"") - 1);
+        p = ngx_http_webhook_json_escape(p, &a[i].event_id);
+        p = ngx_cpymem(p, "\",\"action\":\"", sizeof("\",\"action\":\"") - 1);
+        p = ngx_http_webhook_json_escape(p, &a[i].action);
+        p = ngx_sprintf(p, "\",\"attempt\":%ui,\"at\":\"", a[i].attempt);
+        p = ngx_http_webhook_json_time(p, a[i].at);
+
+        if (a[i].status) {
+            p = ngx_sprintf(p, "\",\"status\":%ui", a[i].status);
+
+        } else {
+            p = ngx_cpymem(p, "\",\"status\":null",
+                           sizeof("\",\"status\":null") - 1);
+        }
+
+        p = ngx_sprintf(p, ",\"duration_ms\":%M,\"error\":", a[i].duration);
+
+        if (a[i].error && a[i].error < sizeof(errors) / sizeof(errors[0])) {
+            p = ngx_sprintf(p, "\"%s\"", errors[a[i].error]);
+
+        } else {
+            p = ngx_cpymem(p, "null", 4);
+        }
+
+        p = ngx_sprintf(p, ",\"state\":\"%s\"}",
+                        states[a[i].state < 3 ? a[i].state : 2]);
+    }
+
+    p = ngx_sprintf(p, "],\"total\":%ui}", total);
+
+    return ngx_http_webhook_json_send(r, NGX_HTTP_OK, body, p - body);
 }
 
 
@@ -1391,6 +1558,17 @@ ngx_http_webhook_api_write(ngx_http_request_t *r,
                                            r);
         break;
 
+    case NGX_HTTP_WEBHOOK_API_TEST:
+        rc = ngx_http_webhook_api_test(r, ctx);
+        break;
+
+    case NGX_HTTP_WEBHOOK_API_REDELIVER:
+        rc = ngx_http_webhook_store_redeliver(store, &ctx->tenant, &ctx->id,
+                                            &ctx->event_id,
+                                            ngx_http_webhook_api_store_handler,
+                                            r);
+        break;
+
     default: /* REPLACE, MODIFY */
         rc = ngx_http_webhook_store_update(store, &ctx->tenant, &ctx->id,
                                            ctx->mask, &ctx->sub, r->pool,
@@ -1493,9 +1671,89 @@ ngx_http_webhook_api_done(ngx_http_request_t *r, ngx_int_t rc)
     case NGX_HTTP_WEBHOOK_API_DELETE:
         return ngx_http_webhook_json_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
 
+    case NGX_HTTP_WEBHOOK_API_TEST:
+    case NGX_HTTP_WEBHOOK_API_REDELIVER:
+        return ngx_http_webhook_api_accepted(r, ctx);
+
     default: /* REPLACE, MODIFY */
         return ngx_http_webhook_api_send_sub(r, ctx, NGX_HTTP_OK, &ctx->out);
     }
+}
+
+
+/* POST P/{id}/test: a connection.test event to this subscription only */
+
+static ngx_int_t
+ngx_http_webhook_api_test(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx)
+{
+    u_char                           *p;
+    ngx_http_webhook_event_t          ev;
+    ngx_http_webhook_publish_conf_t   pcf;
+
+    ngx_memzero(&ev, sizeof(ngx_http_webhook_event_t));
+    ngx_memzero(&pcf, sizeof(ngx_http_webhook_publish_conf_t));
+
+    ev.tenant = ctx->tenant;
+    ngx_str_set(&ev.action, "connection.test");
+
+    ev.payload.len = sizeof("{\"action\":\"connection.test\","
+                            "\"organization\":\"\",\"user\":null,"
+                            "\"resource\":null}") - 1 + ctx->tenant.len;
+
+    ev.payload.data = ngx_pnalloc(r->pool, ev.payload.len);
+    if (ev.payload.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the tenant's characters need no escaping */
+
+    p = ngx_sprintf(ev.payload.data,
+                    "{\"action\":\"connection.test\",\"organization\":\"%V\","
+                    "\"user\":null,\"resource\":null}", &ctx->tenant);
+    ev.payload.len = p - ev.payload.data;
+
+    pcf.idempotency = ctx->wlcf->idempotency;
+    pcf.only = ctx->id;
+
+    return ngx_http_webhook_store_publish(ctx->wlcf->api_store, &ev, 1, &pcf,
+                                          r->pool, &ctx->published,
+                                          ngx_http_webhook_api_store_handler,
+                                          r);
+}
+
+
+/* 202 {"id":EVENT_ID,"deliveries":N} for /test, {"id":...} for a retry */
+
+static ngx_int_t
+ngx_http_webhook_api_accepted(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx)
+{
+    u_char     *p, *body;
+    ngx_str_t  *id;
+
+    id = (ctx->op == NGX_HTTP_WEBHOOK_API_TEST) ? &ctx->published.id
+                                                : &ctx->event_id;
+
+    body = ngx_pnalloc(r->pool, sizeof("{\"id\":\"\",\"deliveries\":}")
+                                + ngx_http_webhook_json_escape_len(id)
+                                + NGX_INT_T_LEN);
+    if (body == NULL) {
+        return ngx_http_webhook_api_internal_error(r);
+    }
+
+    p = ngx_cpymem(body, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+    p = ngx_http_webhook_json_escape(p, id);
+
+    if (ctx->op == NGX_HTTP_WEBHOOK_API_TEST) {
+        p = ngx_sprintf(p, "\",\"deliveries\":%ui}",
+                        ctx->published.deliveries);
+
+    } else {
+        p = ngx_cpymem(p, "\"}", 2);
+    }
+
+    return ngx_http_webhook_json_send(r, NGX_HTTP_ACCEPTED, body, p - body);
 }
 
 
@@ -1507,6 +1765,16 @@ ngx_http_webhook_api_store_error(ngx_http_request_t *r, ngx_int_t rc)
     case NGX_HTTP_WEBHOOK_STORE_NOT_FOUND:
         return ngx_http_webhook_json_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                            "subscription not found", NULL);
+
+    case NGX_BUSY:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                           "too_many_requests",
+                                           "at most one test a second", NULL);
+
+    case NGX_DECLINED:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_CONFLICT, "conflict",
+                                           "the delivery has not failed",
+                                           NULL);
 
     case NGX_HTTP_WEBHOOK_STORE_LIMIT:
         return ngx_http_webhook_json_error(r, NGX_HTTP_FORBIDDEN,
@@ -1869,36 +2137,6 @@ ngx_http_webhook_api_value(ngx_http_webhook_api_ctx_t *ctx,
     default:
         return 0;
     }
-}
-
-
-/* [A-Za-z0-9_.:@-]{1,128}: safe in JSON and headers unescaped */
-
-static ngx_uint_t
-ngx_http_webhook_api_tenant_valid(ngx_str_t *tenant)
-{
-    u_char  c, *p, *last;
-
-    if (tenant->len == 0 || tenant->len > NGX_HTTP_WEBHOOK_TENANT_MAX) {
-        return 0;
-    }
-
-    last = tenant->data + tenant->len;
-
-    for (p = tenant->data; p < last; p++) {
-        c = *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || c == '_' || c == '.' || c == ':' || c == '@' || c == '-')
-        {
-            continue;
-        }
-
-        return 0;
-    }
-
-    return 1;
 }
 
 
