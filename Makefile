@@ -66,7 +66,7 @@ $(MODULE): $(BUILD)/.deps $(SOURCES)
 	    || { tail -30 $(BUILD)/configure.log; exit 1; }; \
 	fi
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_webhook_module.so $@
+	cp $(BUILD)/nginx/objs/ngx_http_webhook_module.so $@.tmp && mv -f $@.tmp $@
 
 run: $(MODULE)
 	@mkdir -p $(BUILD)/run/logs $(BUILD)/run/tmp
