@@ -1159,8 +1159,6 @@ ngx_http_webhook_postconfiguration(ngx_conf_t *cf)
 {
     ngx_uint_t                      i, j, found;
     ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_webhook_loc_conf_t    *wlcf;
-    ngx_http_webhook_retry_conf_t  *rcf;
     ngx_http_webhook_store_t      **publishers;
     ngx_http_webhook_deliver_t    **delivers;
     ngx_http_webhook_main_conf_t   *wmcf;
@@ -1206,21 +1204,6 @@ ngx_http_webhook_postconfiguration(ngx_conf_t *cf)
                                "\"resolver\"", &delivers[j]->uri);
             return NGX_ERROR;
         }
-
-        wlcf = delivers[j]->wlcf;
-
-        rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webhook_retry_conf_t));
-        if (rcf == NULL) {
-            return NGX_ERROR;
-        }
-
-        rcf->delays = wlcf->retry;
-        rcf->jitter = 20;
-        rcf->retry_after_max = 3600 * 1000;
-        rcf->disable_after = wlcf->disable_after;
-        rcf->failed_keep = wlcf->failed_keep;
-
-        ngx_http_webhook_store_set_retry(delivers[j]->store, rcf);
 
         if (ngx_http_webhook_deliver_init(cf, delivers[j]) != NGX_OK) {
             return NGX_ERROR;

@@ -13,6 +13,7 @@
 #include "ngx_http_webhook_api.h"
 #include "ngx_http_webhook_json.h"
 #include "ngx_http_webhook_store.h"
+#include "ngx_http_webhook_deliver.h"
 
 
 /* what a request asks for */
@@ -1673,6 +1674,8 @@ ngx_http_webhook_api_done(ngx_http_request_t *r, ngx_int_t rc)
 
     case NGX_HTTP_WEBHOOK_API_TEST:
     case NGX_HTTP_WEBHOOK_API_REDELIVER:
+        ngx_http_webhook_deliver_wake((ngx_cycle_t *) ngx_cycle,
+                                      ctx->wlcf->api_store);
         return ngx_http_webhook_api_accepted(r, ctx);
 
     default: /* REPLACE, MODIFY */

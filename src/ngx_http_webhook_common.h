@@ -38,6 +38,8 @@ typedef struct {
     void                       *wlcf;             /* its loc conf, merged
                                                      by the time workers
                                                      start */
+    void                       *sched;            /* this process's
+                                                     scheduler */
 } ngx_http_webhook_deliver_t;
 
 

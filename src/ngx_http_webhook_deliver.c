@@ -348,11 +348,36 @@ ngx_http_webhook_deliver_init_process(ngx_cycle_t *cycle,
     sched->event.log = &sched->log;
     sched->event.cancelable = 1;
 
+    d->sched = sched;
+
     /* workers should not all reach for the zone's mutex at once */
 
     ngx_add_timer(&sched->event, 1 + ngx_random() % 100);
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_webhook_deliver_wake(ngx_cycle_t *cycle,
+    ngx_http_webhook_store_t *store)
+{
+    ngx_uint_t                      i;
+    ngx_http_webhook_deliver_t    **delivers;
+    ngx_http_webhook_main_conf_t   *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module);
+    if (wmcf == NULL) {
+        return;
+    }
+
+    delivers = wmcf->delivers.elts;
+
+    for (i = 0; i < wmcf->delivers.nelts; i++) {
+        if (delivers[i]->store == store && delivers[i]->sched) {
+            ngx_http_webhook_deliver_kick(delivers[i]->sched);
+        }
+    }
 }
 
 

@@ -33,5 +33,9 @@ ngx_int_t ngx_http_webhook_deliver_init_process(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_webhook_deliver_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
+/* new deliveries in "store": this worker looks for them at once */
+void ngx_http_webhook_deliver_wake(ngx_cycle_t *cycle,
+    ngx_http_webhook_store_t *store);
+
 
 #endif /* _NGX_HTTP_WEBHOOK_DELIVER_H_INCLUDED_ */

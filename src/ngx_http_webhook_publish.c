@@ -975,6 +975,9 @@ ngx_http_webhook_publish_done(ngx_http_request_t *r, ngx_int_t rc)
         return ngx_http_webhook_publish_store_error(r, rc);
     }
 
+    ngx_http_webhook_deliver_wake((ngx_cycle_t *) ngx_cycle,
+                                  ctx->wlcf->publish_store);
+
     res = ctx->results;
     len = ctx->array ? 2 + ctx->n - 1 : 0;
 
