@@ -16,7 +16,7 @@ NDK_MODULE  ?= /usr/lib/nginx/modules/ndk_http_module.so
 
 DEB_PACKAGES := nginx nginx-dev libssl-dev libcjson-dev \
                 libnginx-mod-http-ndk libnginx-mod-http-ndk-dev \
-                gcc make valgrind curl procps \
+                gcc make valgrind curl procps openssl \
                 libtest-base-perl libtext-diff-perl libtest-longstring-perl \
                 libwww-perl liburi-perl liblist-moreutils-perl libjson-pp-perl
 
