@@ -1779,6 +1779,16 @@ ngx_http_webhook_api_store_error(ngx_http_request_t *r, ngx_int_t rc)
                                            "the delivery has not failed",
                                            NULL);
 
+    case NGX_HTTP_WEBHOOK_STORE_NO_DELIVERY:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                           "no delivery of this event to "
+                                           "this subscription", NULL);
+
+    case NGX_HTTP_WEBHOOK_STORE_DISABLED:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_CONFLICT, "conflict",
+                                           "the subscription is disabled",
+                                           NULL);
+
     case NGX_HTTP_WEBHOOK_STORE_LIMIT:
         return ngx_http_webhook_json_error(r, NGX_HTTP_FORBIDDEN,
                                            "limit_reached",

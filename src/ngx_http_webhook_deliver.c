@@ -175,6 +175,8 @@ static ngx_msec_t ngx_http_webhook_deliver_retry_after(ngx_http_upstream_t *u,
 static void ngx_http_webhook_deliver_close(ngx_http_webhook_deliver_ctx_t *ctx);
 static void ngx_http_webhook_deliver_free_request(
     ngx_http_webhook_deliver_ctx_t *ctx);
+static void ngx_http_webhook_deliver_log_drop(ngx_log_t *log,
+    ngx_uint_t level, u_char *buf, size_t len);
 static u_char *ngx_http_webhook_deliver_log_error(ngx_log_t *log, u_char *buf,
     size_t len);
 static ngx_http_webhook_deliver_ctx_t *ngx_http_webhook_deliver_get_ctx(
@@ -286,6 +288,8 @@ ngx_http_webhook_deliver_filter_init(ngx_conf_t *cf)
 ngx_int_t
 ngx_http_webhook_deliver_init(ngx_conf_t *cf, ngx_http_webhook_deliver_t *d)
 {
+    ngx_log_t                      *head;
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_webhook_loc_conf_t    *wlcf;
     ngx_http_webhook_retry_conf_t  *rcf;
 
@@ -304,6 +308,30 @@ ngx_http_webhook_deliver_init(ngx_conf_t *cf, ngx_http_webhook_deliver_t *d)
 
     /* what claim() needs to end the deliveries of a disabled subscription */
     ngx_http_webhook_store_set_retry(d->store, rcf);
+
+    /*
+     * tls_failed is learned from the error a failed handshake logs, which
+     * the log handler sees only if the level lets it through.  Below ERR,
+     * a first logger that writes nothing lets it through; the configured
+     * loggers after it still decide what is written.  Subrequests set
+     * their connection's log from the location, so it goes there.
+     */
+
+    clcf = d->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+    if (clcf->error_log->log_level < NGX_LOG_ERR) {
+        head = ngx_pcalloc(cf->pool, sizeof(ngx_log_t));
+        if (head == NULL) {
+            return NGX_ERROR;
+        }
+
+        head->log_level = NGX_LOG_ERR;
+        head->file = clcf->error_log->file;
+        head->writer = ngx_http_webhook_deliver_log_drop;
+        head->next = clcf->error_log;
+
+        clcf->error_log = head;
+    }
 
     return NGX_OK;
 }
@@ -1567,6 +1595,14 @@ ngx_http_webhook_deliver_free_request(ngx_http_webhook_deliver_ctx_t *ctx)
  * The fake connection's log handler: core's expects a listening socket.
  * It also tells a TLS failure: the error logged while proxy handshakes.
  */
+
+static void
+ngx_http_webhook_deliver_log_drop(ngx_log_t *log, ngx_uint_t level,
+    u_char *buf, size_t len)
+{
+    /* see ngx_http_webhook_deliver_init() */
+}
+
 
 static u_char *
 ngx_http_webhook_deliver_log_error(ngx_log_t *log, u_char *buf, size_t len)

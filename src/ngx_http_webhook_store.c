@@ -266,6 +266,10 @@ static ngx_int_t ngx_http_webhook_delivery_rec_apply(
     ngx_http_webhook_store_t *store, u_char *p, size_t len);
 static ngx_int_t ngx_http_webhook_entry_rec_apply(
     ngx_http_webhook_store_t *store, u_char *p, size_t len);
+static ngx_uint_t ngx_http_webhook_log_has(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *sub, ngx_str_t *event_id);
+static void ngx_http_webhook_sub_end_pending(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *sub, ngx_log_t *log);
 static size_t ngx_http_webhook_event_rec_size(
     ngx_http_webhook_event_node_t *ev, ngx_uint_t nd);
 static u_char *ngx_http_webhook_event_rec_write(u_char *p,
@@ -1080,6 +1084,10 @@ ngx_http_webhook_store_update(ngx_http_webhook_store_t *store,
     rc = ngx_http_webhook_sub_put(store, &view, old, pool->log, &node);
 
     if (rc == NGX_OK) {
+        if (!node->enabled) {
+            ngx_http_webhook_sub_end_pending(store, node, pool->log);
+        }
+
         rc = ngx_http_webhook_node_copy(node, pool, out, 1);
         ngx_http_webhook_store_maybe_snapshot(store, pool->log);
     }
@@ -2851,6 +2859,11 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
                 goto failed;
             }
 
+            if (!sub->enabled) {
+                rc = NGX_HTTP_WEBHOOK_STORE_DISABLED;
+                goto failed;
+            }
+
             if (now - sub->last_test < 1000) {
                 rc = NGX_BUSY;
                 goto failed;
@@ -3217,6 +3230,8 @@ ngx_http_webhook_sub_disable(ngx_http_webhook_store_t *store,
         node = sub;
     }
 
+    ngx_http_webhook_sub_end_pending(store, node, log);
+
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "webhook subscription %*s disabled (%s)",
                   (size_t) NGX_HTTP_WEBHOOK_ID_LEN, node->id,
@@ -3548,6 +3563,78 @@ done:
 }
 
 
+/* whether a subscription's log has an entry of "event_id" */
+
+static ngx_uint_t
+ngx_http_webhook_log_has(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *sub, ngx_str_t *event_id)
+{
+    ngx_uint_t                 i;
+    ngx_http_webhook_entry_t  *e;
+
+    if (sub->log == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < store->conf.attempts_kept; i++) {
+        e = sub->log->entries[i];
+
+        if (e && e->event_id_len == event_id->len
+            && ngx_strncmp(e->data, event_id->data, event_id->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A subscription was disabled: its queued deliveries end now as failed,
+ * "disabled", journaled.  One being attempted at this moment finishes its
+ * attempt; the next claim ends it the same way.
+ */
+
+static void
+ngx_http_webhook_sub_end_pending(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_node_t *sub, ngx_log_t *log)
+{
+    int64_t                          now;
+    ngx_queue_t                     *q, *next;
+    ngx_http_webhook_delivery_t     *d;
+    ngx_http_webhook_outcome_rec_t   o;
+
+    now = ngx_http_webhook_now();
+
+    for (q = ngx_queue_head(&sub->deliveries);
+         q != ngx_queue_sentinel(&sub->deliveries);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        d = ngx_queue_data(q, ngx_http_webhook_delivery_t, sub_queue);
+
+        if (d->state != NGX_HTTP_WEBHOOK_DELIVERY_PENDING
+            || (d->owner && (int64_t) d->node.key > now))
+        {
+            continue;
+        }
+
+        ngx_memzero(&o, sizeof(ngx_http_webhook_outcome_rec_t));
+        o.delivery = d->id;
+        o.at = now;
+        o.attempt = d->attempt;
+        o.next_attempt = d->attempt;
+        o.error = NGX_HTTP_WEBHOOK_ERR_DISABLED;
+        o.state = NGX_HTTP_WEBHOOK_DELIVERY_FAILED;
+        o.next_at = now + (store->rcf ? store->rcf->failed_keep
+                                      : 3 * 86400 * 1000);
+
+        ngx_http_webhook_outcome_record(store, d, sub, &o, log);
+    }
+}
+
+
 typedef struct {
     uint64_t                        delivery;
     int64_t                         next_at;
@@ -3617,7 +3704,9 @@ ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
     }
 
     if (d == NULL) {
-        rc = NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+        /* delivered ones are gone from the queue, not from the log */
+        rc = ngx_http_webhook_log_has(store, sub, event_id)
+             ? NGX_DECLINED : NGX_HTTP_WEBHOOK_STORE_NO_DELIVERY;
         goto failed;
     }
 

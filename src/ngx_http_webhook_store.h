@@ -27,6 +27,8 @@
 #define NGX_HTTP_WEBHOOK_STORE_LIMIT        -102
 #define NGX_HTTP_WEBHOOK_STORE_FULL         -103
 #define NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE  -104
+#define NGX_HTTP_WEBHOOK_STORE_NO_DELIVERY  -105
+#define NGX_HTTP_WEBHOOK_STORE_DISABLED     -106
 
 
 #define NGX_HTTP_WEBHOOK_DISABLED_NONE      0
@@ -270,7 +272,8 @@ ngx_int_t ngx_http_webhook_store_attempts(ngx_http_webhook_store_t *store,
 
 /*
  * A failed delivery queued again from attempt 1; NGX_DECLINED if the
- * delivery is not failed (pending or delivered).
+ * delivery has not failed (pending or delivered), _NO_DELIVERY if the
+ * subscription never had one of that event.
  */
 ngx_int_t ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
     ngx_str_t *tenant, ngx_str_t *sub_id, ngx_str_t *event_id,
