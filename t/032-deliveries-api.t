@@ -725,3 +725,14 @@ ok(@dis >= 1 && !grep({ !/ status=503 .* id=dis-1 / } @dis),
 GET /q/hooks/{{dis}}/deliveries
 --- response_body_like eval
 qr/^\{"attempts":\[\{"event_id":"dis-1","action":"ev\.dis","attempt":\d+,"at":"$main::AT","status":null,"duration_ms":\d+,"error":"disabled","state":"failed"\}(?:,\{"event_id":"dis-1","action":"ev\.dis","attempt":\d+,"at":"$main::AT","status":503,"duration_ms":\d+,"error":"bad_status","state":"pending"\})+\],"total":\d+\}$/
+
+
+
+=== TEST 29: /test on a disabled subscription: 409, nothing queued
+--- request eval
+["POST /q/hooks/{{dis}}/test", "GET /q/hooks/{{dis}}/deliveries"]
+--- error_code eval
+[409, 200]
+--- response_body_like eval
+[qr/^\{"error":"conflict","message":"the subscription is disabled"\}$/,
+ qr/^\{"attempts":\[\{"event_id":"dis-1",[^\]]*\],"total":\d+\}$/]
