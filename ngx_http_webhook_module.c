@@ -13,6 +13,10 @@
 #include "ngx_http_webhook_api.h"
 #include "ngx_http_webhook_publish.h"
 #include "ngx_http_webhook_deliver.h"
+#include "ngx_http_webhook_sign.h"
+#include "ngx_http_webhook_verify.h"
+
+#include <ndk.h>
 
 
 #define NGX_HTTP_WEBHOOK_MAX_SUBSCRIPTIONS  1000
@@ -55,6 +59,10 @@ static char *ngx_http_webhook_success(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_array_t *ngx_http_webhook_default_retry(ngx_conf_t *cf);
 static ngx_int_t ngx_http_webhook_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_webhook_postconfiguration(ngx_conf_t *cf);
+static char *ngx_http_webhook_set_signature(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_webhook_set_signature_value(ngx_http_request_t *r,
+    ngx_str_t *val, ngx_http_variable_value_t *v, void *data);
 
 
 static ngx_command_t  ngx_http_webhook_commands[] = {
@@ -197,6 +205,21 @@ static ngx_command_t  ngx_http_webhook_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_webhook_loc_conf_t, disable_after),
+      NULL },
+
+    { ngx_string("webhook_verify"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_webhook_verify_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("set_webhook_signature"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_SIF_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF
+                       |NGX_CONF_2MORE,
+      ngx_http_webhook_set_signature,
+      0,
+      0,
       NULL },
 
       ngx_null_command
@@ -361,6 +384,7 @@ ngx_http_webhook_create_loc_conf(ngx_conf_t *cf)
      *     conf->deliver = NULL;
      *     conf->retry = NULL;
      *     conf->success = NULL;
+     *     conf->verify = NULL;
      */
 
     conf->publish_sync = NGX_CONF_UNSET;
@@ -393,6 +417,10 @@ ngx_http_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->events == NULL) {
         conf->events = prev->events;
+    }
+
+    if (conf->verify == NULL) {
+        conf->verify = prev->verify;
     }
 
     ngx_conf_merge_uint_value(conf->schemes, prev->schemes,
@@ -1169,6 +1197,10 @@ ngx_http_webhook_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_webhook_verify_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     publishers = wmcf->publishers.elts;
     delivers = wmcf->delivers.elts;
 
@@ -1209,6 +1241,122 @@ ngx_http_webhook_postconfiguration(ngx_conf_t *cf)
             return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * set_webhook_signature $var SCHEME SECRET DATA...: an ngx_devel_kit
+ * set_var, so it runs among rewrite's "set" in order.  The scheme is
+ * fixed here, and with it how many data values follow the secret.
+ */
+
+static char *
+ngx_http_webhook_set_signature(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_int_t       scheme;
+    ngx_str_t      *value;
+    ngx_uint_t      n;
+    ndk_set_var_t   filter;
+
+    value = cf->args->elts;
+
+    scheme = ngx_http_webhook_sign_scheme(&value[2]);
+    if (scheme == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown signature scheme \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_http_webhook_sign_nargs(scheme);
+
+    if (cf->args->nelts != 4 + n) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "signature scheme \"%V\" takes a secret and "
+                           "%ui data value%s", &value[2], n,
+                           n == 1 ? "" : "s");
+        return NGX_CONF_ERROR;
+    }
+
+    filter.type = NDK_SET_VAR_MULTI_VALUE_DATA;
+    filter.func = (void *) ngx_http_webhook_set_signature_value;
+    filter.size = 1 + n;
+    filter.data = (void *) (uintptr_t) scheme;
+
+    return ndk_set_var_multi_value_core(cf, &value[1], &value[3], &filter);
+}
+
+
+/* "v": the secret, then the scheme's data values in directive order */
+
+static ngx_int_t
+ngx_http_webhook_set_signature_value(ngx_http_request_t *r, ngx_str_t *val,
+    ngx_http_variable_value_t *v, void *data)
+{
+    ssize_t                        n;
+    ngx_str_t                      secret;
+    ngx_uint_t                     scheme;
+    ngx_http_webhook_sign_data_t   d;
+
+    scheme = (uintptr_t) data;
+
+    ngx_memzero(&d, sizeof(ngx_http_webhook_sign_data_t));
+
+    secret.len = v[0].len;
+    secret.data = v[0].data;
+
+    switch (scheme) {
+
+    case NGX_HTTP_WEBHOOK_SIGN_STANDARD:
+        d.id.len = v[1].len;
+        d.id.data = v[1].data;
+        d.timestamp.len = v[2].len;
+        d.timestamp.data = v[2].data;
+        d.payload.len = v[3].len;
+        d.payload.data = v[3].data;
+        break;
+
+    case NGX_HTTP_WEBHOOK_SIGN_STRIPE:
+        d.timestamp.len = v[1].len;
+        d.timestamp.data = v[1].data;
+        d.payload.len = v[2].len;
+        d.payload.data = v[2].data;
+        break;
+
+    case NGX_HTTP_WEBHOOK_SIGN_SHA512:
+        d.url.len = v[1].len;
+        d.url.data = v[1].data;
+        d.payload.len = v[2].len;
+        d.payload.data = v[2].data;
+        break;
+
+    default: /* hex, github */
+        d.payload.len = v[1].len;
+        d.payload.data = v[1].data;
+    }
+
+    val->data = ngx_pnalloc(r->pool, ngx_http_webhook_sign_len(scheme, &d));
+    if (val->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_http_webhook_sign(scheme, &secret, &d, val->data);
+
+    /* an empty value, as for a delivery: the secret itself is not logged */
+
+    if (n == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      scheme == NGX_HTTP_WEBHOOK_SIGN_STANDARD
+                      ? "set_webhook_signature: the secret does not "
+                        "decode as a standard webhooks key"
+                      : "set_webhook_signature: signing failed");
+        val->len = 0;
+        return NGX_OK;
+    }
+
+    val->len = n;
 
     return NGX_OK;
 }

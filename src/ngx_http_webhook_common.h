@@ -80,6 +80,9 @@ typedef struct {
     ngx_msec_t                  attempt_timeout;  /* ..._attempt_timeout */
     ngx_msec_t                  failed_keep;      /* webhook_failed_keep */
     ngx_msec_t                  disable_after;    /* webhook_disable_after */
+
+    /* webhook_verify: ngx_http_webhook_verify.c's conf */
+    void                       *verify;
 } ngx_http_webhook_loc_conf_t;
 
 

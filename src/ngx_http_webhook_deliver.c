@@ -13,6 +13,7 @@
 #include "ngx_http_webhook_api.h"
 #include "ngx_http_webhook_publish.h"
 #include "ngx_http_webhook_deliver.h"
+#include "ngx_http_webhook_sign.h"
 
 
 /*
@@ -183,6 +184,8 @@ static ngx_http_webhook_deliver_ctx_t *ngx_http_webhook_deliver_get_ctx(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_deliver_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_webhook_deliver_signature_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_webhook_deliver_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
@@ -247,6 +250,31 @@ static ngx_http_variable_t  ngx_http_webhook_deliver_vars[] = {
     { ngx_string("webhook_attempt"), NULL,
       ngx_http_webhook_deliver_str_variable,
       offsetof(ngx_http_webhook_deliver_ctx_t, attempt),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("webhook_signature"), NULL,
+      ngx_http_webhook_deliver_signature_variable,
+      NGX_HTTP_WEBHOOK_SIGN_STANDARD,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("webhook_signature_hex"), NULL,
+      ngx_http_webhook_deliver_signature_variable,
+      NGX_HTTP_WEBHOOK_SIGN_HEX,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("webhook_signature_github"), NULL,
+      ngx_http_webhook_deliver_signature_variable,
+      NGX_HTTP_WEBHOOK_SIGN_GITHUB,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("webhook_signature_stripe"), NULL,
+      ngx_http_webhook_deliver_signature_variable,
+      NGX_HTTP_WEBHOOK_SIGN_STRIPE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("webhook_signature_sha512"), NULL,
+      ngx_http_webhook_deliver_signature_variable,
+      NGX_HTTP_WEBHOOK_SIGN_SHA512,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -1687,6 +1715,61 @@ ngx_http_webhook_deliver_str_variable(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A signature over exactly what the attempt sends: the claimed payload,
+ * with the timestamp ngx_http_webhook_deliver_run() fixed for the attempt
+ * (the one $webhook_timestamp shows).  A secret that does not decode
+ * yields an empty value; it is never logged.
+ */
+
+static ngx_int_t
+ngx_http_webhook_deliver_signature_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                          *p;
+    ssize_t                          n;
+    ngx_http_webhook_sign_data_t     d;
+    ngx_http_webhook_deliver_ctx_t  *ctx;
+
+    ctx = ngx_http_webhook_deliver_get_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    d.id = ctx->claim.event_id;
+    d.timestamp = ctx->timestamp;
+    d.url = ctx->claim.target_url;
+    d.payload = ctx->claim.payload;
+
+    p = ngx_pnalloc(r->pool, ngx_http_webhook_sign_len(data, &d));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_http_webhook_sign(data, &ctx->claim.secret, &d, p);
+
+    if (n == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      data == NGX_HTTP_WEBHOOK_SIGN_STANDARD
+                      ? "webhook secret of subscription \"%V\" does not "
+                        "decode as a standard webhooks key"
+                      : "webhook signing for subscription \"%V\" failed",
+                      &ctx->claim.sub_id);
+        n = 0;
+    }
+
+    v->len = n;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
 
     return NGX_OK;
 }
