@@ -22,6 +22,7 @@
 #define NGX_HTTP_WEBHOOK_MAX_SUBSCRIPTIONS  1000
 #define NGX_HTTP_WEBHOOK_MAX_BODY_SIZE      (1024 * 1024)
 #define NGX_HTTP_WEBHOOK_IDEMPOTENCY        (24 * 60 * 60 * 1000)
+#define NGX_HTTP_WEBHOOK_SECRET_GRACE       (24 * 60 * 60 * 1000)
 #define NGX_HTTP_WEBHOOK_MAX_PENDING        1000
 #define NGX_HTTP_WEBHOOK_CONCURRENCY        64
 #define NGX_HTTP_WEBHOOK_HOST_CONCURRENCY   8
@@ -114,6 +115,13 @@ static ngx_command_t  ngx_http_webhook_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_webhook_loc_conf_t, max_subscriptions),
+      NULL },
+
+    { ngx_string("webhook_secret_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webhook_loc_conf_t, secret_grace),
       NULL },
 
     { ngx_string("webhook_max_body_size"),
@@ -400,6 +408,7 @@ ngx_http_webhook_create_loc_conf(ngx_conf_t *cf)
     conf->allow_private = NGX_CONF_UNSET;
     conf->max_subscriptions = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->secret_grace = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -439,6 +448,9 @@ ngx_http_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               NGX_HTTP_WEBHOOK_MAX_BODY_SIZE);
+
+    ngx_conf_merge_msec_value(conf->secret_grace, prev->secret_grace,
+                              NGX_HTTP_WEBHOOK_SECRET_GRACE);
 
     if (conf->payload == NULL) {
         conf->payload = prev->payload;

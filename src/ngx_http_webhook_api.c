@@ -26,6 +26,7 @@
 #define NGX_HTTP_WEBHOOK_API_TEST           6     /* POST P/{id}/test */
 #define NGX_HTTP_WEBHOOK_API_ATTEMPTS       7     /* GET P/{id}/deliveries */
 #define NGX_HTTP_WEBHOOK_API_REDELIVER      8     /* POST .../{event}/retry */
+#define NGX_HTTP_WEBHOOK_API_ROTATE         9     /* POST .../secret/rotate */
 
 /* request body fields, whatever a profile calls them */
 #define NGX_HTTP_WEBHOOK_API_ACTION         0
@@ -607,6 +608,17 @@ ngx_http_webhook_api_route_sub(ngx_http_request_t *r,
         }
 
         ctx->op = NGX_HTTP_WEBHOOK_API_TEST;
+        return NGX_OK;
+    }
+
+    if (sub->len == 14 && ngx_strncmp(sub->data, "/secret/rotate", 14) == 0) {
+
+        if (r->method != NGX_HTTP_POST) {
+            ctx->allow = &allow_post;
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        ctx->op = NGX_HTTP_WEBHOOK_API_ROTATE;
         return NGX_OK;
     }
 
@@ -1561,6 +1573,20 @@ ngx_http_webhook_api_write(ngx_http_request_t *r,
 
     case NGX_HTTP_WEBHOOK_API_TEST:
         rc = ngx_http_webhook_api_test(r, ctx);
+        break;
+
+    case NGX_HTTP_WEBHOOK_API_ROTATE:
+        if (ctx->profile->secret(r, &ctx->sub.secret) != NGX_OK) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        rc = ngx_http_webhook_store_rotate(store, &ctx->tenant, &ctx->id,
+                                           &ctx->sub.secret,
+                                           ctx->wlcf->secret_grace, r->pool,
+                                           &ctx->out,
+                                           ngx_http_webhook_api_store_handler,
+                                           r);
         break;
 
     case NGX_HTTP_WEBHOOK_API_REDELIVER:

@@ -63,6 +63,7 @@ typedef struct {
 
     ngx_uint_t                  max_subscriptions;
     size_t                      max_body_size;
+    ngx_msec_t                  secret_grace;     /* webhook_secret_grace */
 
     /* webhook_publish */
     ngx_http_webhook_store_t   *publish_store;

@@ -1732,7 +1732,9 @@ ngx_http_webhook_deliver_signature_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                          *p;
-    ssize_t                          n;
+    size_t                           len;
+    ssize_t                          n, m;
+    ngx_uint_t                       i, nprev;
     ngx_http_webhook_sign_data_t     d;
     ngx_http_webhook_deliver_ctx_t  *ctx;
 
@@ -1748,12 +1750,32 @@ ngx_http_webhook_deliver_signature_variable(ngx_http_request_t *r,
     d.url = ctx->claim.target_url;
     d.payload = ctx->claim.payload;
 
-    p = ngx_pnalloc(r->pool, ngx_http_webhook_sign_len(data, &d));
+    len = ngx_http_webhook_sign_len(data, &d);
+
+    /*
+     * During a rotation the Standard Webhooks signature carries one entry
+     * per live secret, newest first; the single-value schemes use the
+     * newest.
+     */
+
+    nprev = (data == NGX_HTTP_WEBHOOK_SIGN_STANDARD) ? ctx->claim.nprev : 0;
+
+    p = ngx_pnalloc(r->pool, (len + 1) * (nprev + 1));
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     n = ngx_http_webhook_sign(data, &ctx->claim.secret, &d, p);
+
+    for (i = 0; i < nprev && n != NGX_ERROR; i++) {
+        p[n] = ' ';
+
+        m = ngx_http_webhook_sign(data, &ctx->claim.prev_secret[i], &d,
+                                  p + n + 1);
+        if (m != NGX_ERROR) {
+            n += 1 + m;
+        }
+    }
 
     if (n == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

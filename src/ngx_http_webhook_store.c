@@ -141,7 +141,12 @@ struct ngx_http_webhook_node_s {
     u_short                         secret_len;
     u_short                         token_len;
     u_short                         description_len;
-    u_char                          data[1];
+    u_short                         prev_len[NGX_HTTP_WEBHOOK_PREV_SECRETS];
+    int64_t                         prev_expires[NGX_HTTP_WEBHOOK_PREV_SECRETS];
+    u_char                          nprev;
+    u_char                          data[1];    /* action, url, secret,
+                                                   token, description,
+                                                   previous secrets */
 };
 
 
@@ -1105,6 +1110,87 @@ failed:
 
 
 ngx_int_t
+ngx_http_webhook_store_rotate(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *id, ngx_str_t *secret, ngx_msec_t grace,
+    ngx_pool_t *pool, ngx_http_webhook_sub_t *out,
+    ngx_http_webhook_store_handler_pt handler, void *data)
+{
+    int64_t                   now;
+    ngx_int_t                 rc;
+    ngx_uint_t                i, n;
+    ngx_http_webhook_sub_t    view, old_view;
+    ngx_http_webhook_node_t  *node, *old;
+
+    if (id->len != NGX_HTTP_WEBHOOK_ID_LEN) {
+        return NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+    }
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    old = ngx_http_webhook_node_lookup(store->sh, id->data);
+
+    if (old == NULL
+        || old->tenant->named.len != tenant->len
+        || ngx_strncmp(old->tenant->named.name, tenant->data, tenant->len)
+           != 0)
+    {
+        rc = NGX_HTTP_WEBHOOK_STORE_NOT_FOUND;
+        goto done;
+    }
+
+    if (!store->sh->writable) {
+        rc = NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
+        goto done;
+    }
+
+    now = ngx_http_webhook_now();
+
+    ngx_http_webhook_node_view(old, &old_view);
+    view = old_view;
+
+    /* the current secret first, then those still in their grace period */
+
+    n = 0;
+
+    if (grace) {
+        view.prev_secret[n] = old_view.secret;
+        view.prev_expires[n] = now + grace;
+        n++;
+    }
+
+    for (i = 0; i < old_view.nprev && n < NGX_HTTP_WEBHOOK_PREV_SECRETS; i++) {
+        if (old_view.prev_expires[i] > now) {
+            view.prev_secret[n] = old_view.prev_secret[i];
+            view.prev_expires[n] = old_view.prev_expires[i];
+            n++;
+        }
+    }
+
+    view.nprev = n;
+    view.secret = *secret;
+    view.updated = now;
+    view.version++;
+
+    rc = ngx_http_webhook_sub_put(store, &view, old, pool->log, &node);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_webhook_node_copy(node, pool, out, 1);
+        ngx_http_webhook_store_maybe_snapshot(store, pool->log);
+    }
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_webhook_store_done(store, pool->log, handler, data);
+}
+
+
+ngx_int_t
 ngx_http_webhook_store_delete(ngx_http_webhook_store_t *store,
     ngx_str_t *tenant, ngx_str_t *id,
     ngx_http_webhook_store_handler_pt handler, void *data)
@@ -1345,11 +1431,16 @@ ngx_http_webhook_node_alloc(ngx_http_webhook_store_t *store,
 {
     u_char                   *p;
     size_t                    size;
+    ngx_uint_t                i;
     ngx_http_webhook_node_t  *node;
 
     size = offsetof(ngx_http_webhook_node_t, data)
            + sub->action.len + sub->target_url.len + sub->secret.len
            + sub->token.len + sub->description.len;
+
+    for (i = 0; i < sub->nprev; i++) {
+        size += sub->prev_secret[i].len;
+    }
 
     node = ngx_slab_alloc_locked(store->shpool, size);
     if (node == NULL) {
@@ -1381,7 +1472,15 @@ ngx_http_webhook_node_alloc(ngx_http_webhook_store_t *store,
     p = ngx_cpymem(p, sub->target_url.data, sub->target_url.len);
     p = ngx_cpymem(p, sub->secret.data, sub->secret.len);
     p = ngx_cpymem(p, sub->token.data, sub->token.len);
-    (void) ngx_cpymem(p, sub->description.data, sub->description.len);
+    p = ngx_cpymem(p, sub->description.data, sub->description.len);
+
+    node->nprev = (u_char) sub->nprev;
+
+    for (i = 0; i < sub->nprev; i++) {
+        node->prev_len[i] = (u_short) sub->prev_secret[i].len;
+        node->prev_expires[i] = sub->prev_expires[i];
+        p = ngx_cpymem(p, sub->prev_secret[i].data, sub->prev_secret[i].len);
+    }
 
     return node;
 }
@@ -1572,7 +1671,8 @@ static void
 ngx_http_webhook_node_view(ngx_http_webhook_node_t *node,
     ngx_http_webhook_sub_t *sub)
 {
-    u_char  *p;
+    u_char      *p;
+    ngx_uint_t   i;
 
     ngx_memzero(sub, sizeof(ngx_http_webhook_sub_t));
 
@@ -1602,6 +1702,16 @@ ngx_http_webhook_node_view(ngx_http_webhook_node_t *node,
 
     sub->description.len = node->description_len;
     sub->description.data = p;
+    p += node->description_len;
+
+    sub->nprev = node->nprev;
+
+    for (i = 0; i < node->nprev; i++) {
+        sub->prev_secret[i].len = node->prev_len[i];
+        sub->prev_secret[i].data = p;
+        sub->prev_expires[i] = node->prev_expires[i];
+        p += node->prev_len[i];
+    }
 
     sub->created = node->created;
     sub->updated = node->updated;
@@ -1622,6 +1732,9 @@ ngx_http_webhook_node_copy(ngx_http_webhook_node_t *node, ngx_pool_t *pool,
     ngx_http_webhook_sub_t   view;
 
     ngx_http_webhook_node_view(node, &view);
+
+    /* rotated out secrets are for signing only */
+    view.nprev = 0;
 
     if (!secrets) {
         view.secret.len = 0;
@@ -1660,9 +1773,24 @@ ngx_http_webhook_node_copy(ngx_http_webhook_node_t *node, ngx_pool_t *pool,
 static size_t
 ngx_http_webhook_sub_rec_size(ngx_http_webhook_sub_t *sub)
 {
-    return NGX_HTTP_WEBHOOK_SUB_REC_FIXED
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = NGX_HTTP_WEBHOOK_SUB_REC_FIXED
            + sub->tenant.len + sub->action.len + sub->target_url.len
            + sub->secret.len + sub->token.len + sub->description.len;
+
+    /* rotated out secrets, if any, after the strings */
+
+    if (sub->nprev) {
+        size += 1;
+
+        for (i = 0; i < sub->nprev; i++) {
+            size += 2 + 8 + sub->prev_secret[i].len;
+        }
+    }
+
+    return size;
 }
 
 
@@ -1671,8 +1799,9 @@ ngx_http_webhook_sub_rec_size(ngx_http_webhook_sub_t *sub)
 static u_char *
 ngx_http_webhook_sub_rec_write(u_char *p, ngx_http_webhook_sub_t *sub)
 {
-    uint16_t  n;
-    uint32_t  v;
+    uint16_t    n;
+    uint32_t    v;
+    ngx_uint_t  i;
 
     *p++ = NGX_HTTP_WEBHOOK_REC_VERSION;
     *p++ = (u_char) sub->enabled;
@@ -1705,6 +1834,19 @@ ngx_http_webhook_sub_rec_write(u_char *p, ngx_http_webhook_sub_t *sub)
     p = ngx_cpymem(p, sub->token.data, sub->token.len);
     p = ngx_cpymem(p, sub->description.data, sub->description.len);
 
+    if (sub->nprev == 0) {
+        return p;
+    }
+
+    *p++ = (u_char) sub->nprev;
+
+    for (i = 0; i < sub->nprev; i++) {
+        n = (uint16_t) sub->prev_secret[i].len;
+        p = ngx_cpymem(p, &n, 2);
+        p = ngx_cpymem(p, &sub->prev_expires[i], 8);
+        p = ngx_cpymem(p, sub->prev_secret[i].data, n);
+    }
+
     return p;
 }
 
@@ -1713,9 +1855,10 @@ static ngx_int_t
 ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
     ngx_http_webhook_sub_t *sub)
 {
-    u_char    *last;
-    uint16_t   n;
-    uint32_t   v;
+    u_char      *last;
+    uint16_t     n;
+    uint32_t     v;
+    ngx_uint_t   i;
 
     if (len < NGX_HTTP_WEBHOOK_SUB_REC_FIXED
         || p[0] != NGX_HTTP_WEBHOOK_REC_VERSION)
@@ -1760,9 +1903,9 @@ ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
 
 #undef ngx_http_webhook_get_len
 
-    if ((size_t) (last - p) != sub->tenant.len + sub->action.len
-                               + sub->target_url.len + sub->secret.len
-                               + sub->token.len + sub->description.len
+    if ((size_t) (last - p) < sub->tenant.len + sub->action.len
+                              + sub->target_url.len + sub->secret.len
+                              + sub->token.len + sub->description.len
         || sub->tenant.len == 0
         || sub->action.len == 0)
     {
@@ -1781,6 +1924,39 @@ ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
     ngx_http_webhook_get_str(description);
 
 #undef ngx_http_webhook_get_str
+
+    if (p == last) {
+        return NGX_OK;
+    }
+
+    sub->nprev = *p++;
+
+    if (sub->nprev == 0 || sub->nprev > NGX_HTTP_WEBHOOK_PREV_SECRETS) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < sub->nprev; i++) {
+
+        if (last - p < 2 + 8) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(&n, p, 2);
+        ngx_memcpy(&sub->prev_expires[i], p + 2, 8);
+        p += 2 + 8;
+
+        if (last - p < n) {
+            return NGX_ERROR;
+        }
+
+        sub->prev_secret[i].len = n;
+        sub->prev_secret[i].data = p;
+        p += n;
+    }
+
+    if (p != last) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -3249,7 +3425,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
     size_t                           size;
     int64_t                          now;
     ngx_int_t                        rc;
-    ngx_uint_t                       n;
+    ngx_uint_t                       n, i;
     ngx_rbtree_node_t               *node;
     ngx_http_webhook_sub_t           view;
     ngx_http_webhook_node_t         *sub;
@@ -3362,6 +3538,24 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
         c->token.data = p;
         c->token.len = view.token.len;
         (void) ngx_cpymem(p, view.token.data, view.token.len);
+
+        c->nprev = 0;
+
+        for (i = 0; i < view.nprev; i++) {
+            if (view.prev_expires[i] <= now) {
+                continue;
+            }
+
+            c->prev_secret[c->nprev].data = ngx_pstrdup(pool,
+                                                       &view.prev_secret[i]);
+            if (c->prev_secret[c->nprev].data == NULL) {
+                rc = NGX_ERROR;
+                goto done;
+            }
+
+            c->prev_secret[c->nprev].len = view.prev_secret[i].len;
+            c->nprev++;
+        }
 
         rc = NGX_OK;
         goto done;

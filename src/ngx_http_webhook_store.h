@@ -50,6 +50,10 @@
 #define NGX_HTTP_WEBHOOK_SORT_UPDATED       1
 
 
+/* how many previous secrets keep signing beside the new one, at most */
+#define NGX_HTTP_WEBHOOK_PREV_SECRETS       3
+
+
 /*
  * A subscription as callers see it: a copy, allocated from the caller's
  * pool, never a pointer into shared memory.
@@ -66,6 +70,9 @@ typedef struct {
     int64_t                     updated;          /* unix ms */
     ngx_uint_t                  version;          /* __v */
     ngx_uint_t                  disabled_reason;
+    ngx_uint_t                  nprev;            /* rotated out secrets */
+    ngx_str_t                   prev_secret[NGX_HTTP_WEBHOOK_PREV_SECRETS];
+    int64_t                     prev_expires[NGX_HTTP_WEBHOOK_PREV_SECRETS];
     unsigned                    enabled:1;
     unsigned                    has_token:1;
     unsigned                    has_description:1;
@@ -135,6 +142,16 @@ ngx_int_t ngx_http_webhook_store_update(ngx_http_webhook_store_t *store,
     ngx_http_webhook_sub_t *out, ngx_http_webhook_store_handler_pt handler,
     void *data);
 
+/*
+ * A new secret; the current one keeps signing beside it for "grace"
+ * (rotated out secrets past their grace period are dropped, and at most
+ * NGX_HTTP_WEBHOOK_PREV_SECRETS are kept).
+ */
+ngx_int_t ngx_http_webhook_store_rotate(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *id, ngx_str_t *secret, ngx_msec_t grace,
+    ngx_pool_t *pool, ngx_http_webhook_sub_t *out,
+    ngx_http_webhook_store_handler_pt handler, void *data);
+
 ngx_int_t ngx_http_webhook_store_delete(ngx_http_webhook_store_t *store,
     ngx_str_t *tenant, ngx_str_t *id,
     ngx_http_webhook_store_handler_pt handler, void *data);
@@ -201,6 +218,10 @@ typedef struct {
     ngx_str_t                   target_url;
     ngx_str_t                   secret;
     ngx_str_t                   token;
+    ngx_uint_t                  nprev;            /* previous secrets still
+                                                     in their grace period,
+                                                     newest first */
+    ngx_str_t                   prev_secret[NGX_HTTP_WEBHOOK_PREV_SECRETS];
 } ngx_http_webhook_claim_t;
 
 
