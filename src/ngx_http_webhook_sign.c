@@ -24,15 +24,13 @@
  */
 
 
-#define NGX_HTTP_WEBHOOK_SHA256_LEN      32
-#define NGX_HTTP_WEBHOOK_SHA512_LEN      64
 #define NGX_HTTP_WEBHOOK_SIGN_PARTS      5
 
 
-static ngx_int_t ngx_http_webhook_hmac_sha256(u_char *key, size_t key_len,
-    ngx_str_t *parts, ngx_uint_t n, u_char *md);
 static size_t ngx_http_webhook_sign_hex_part(ngx_str_t *secret,
     ngx_str_t *timestamp, ngx_str_t *payload, u_char *buf);
+static ngx_int_t ngx_http_webhook_sign_digest(const EVP_MD *type,
+    ngx_str_t *parts, ngx_uint_t n, u_char *md);
 
 
 static ngx_str_t  ngx_http_webhook_sign_names[] = {
@@ -142,28 +140,15 @@ ngx_http_webhook_sign_standard(ngx_str_t *secret, ngx_str_t *id,
     ngx_str_t *timestamp, ngx_str_t *payload, u_char *buf)
 {
     u_char     *p;
+    ngx_int_t   rc;
     ngx_str_t   src, key, sig, parts[NGX_HTTP_WEBHOOK_SIGN_PARTS];
     u_char      key_buf[NGX_HTTP_WEBHOOK_SIGN_KEY_MAX];
     u_char      md[NGX_HTTP_WEBHOOK_SHA256_LEN];
 
-    src = *secret;
-
-    if (src.len >= sizeof("whsec_") - 1
-        && ngx_strncmp(src.data, "whsec_", sizeof("whsec_") - 1) == 0)
-    {
-        src.data += sizeof("whsec_") - 1;
-        src.len -= sizeof("whsec_") - 1;
-    }
-
-    if (src.len == 0
-        || ngx_base64_decoded_length(src.len) > NGX_HTTP_WEBHOOK_SIGN_KEY_MAX)
-    {
-        return NGX_ERROR;
-    }
-
     key.data = key_buf;
 
-    if (ngx_decode_base64(&key, &src) != NGX_OK || key.len == 0) {
+    if (ngx_http_webhook_sign_key(secret, &key) != NGX_OK || key.len == 0) {
+        OPENSSL_cleanse(key_buf, sizeof(key_buf));
         return NGX_ERROR;
     }
 
@@ -173,14 +158,13 @@ ngx_http_webhook_sign_standard(ngx_str_t *secret, ngx_str_t *id,
     parts[3] = ngx_http_webhook_sign_dot;
     parts[4] = *payload;
 
-    if (ngx_http_webhook_hmac_sha256(key.data, key.len, parts, 5, md)
-        != NGX_OK)
-    {
-        OPENSSL_cleanse(key_buf, sizeof(key_buf));
-        return NGX_ERROR;
-    }
+    rc = ngx_http_webhook_sign_hmac_sha256(&key, parts, 5, md);
 
     OPENSSL_cleanse(key_buf, sizeof(key_buf));
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     p = ngx_cpymem(buf, "v1,", sizeof("v1,") - 1);
 
@@ -251,24 +235,14 @@ ssize_t
 ngx_http_webhook_sign_sha512(ngx_str_t *secret, ngx_str_t *url,
     ngx_str_t *payload, u_char *buf)
 {
-    ngx_int_t     rc;
-    EVP_MD_CTX   *ctx;
-    u_char        md[NGX_HTTP_WEBHOOK_SHA512_LEN];
+    ngx_str_t  parts[3];
+    u_char     md[NGX_HTTP_WEBHOOK_SHA512_LEN];
 
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
+    parts[0] = *secret;
+    parts[1] = *url;
+    parts[2] = *payload;
 
-    rc = EVP_DigestInit_ex(ctx, EVP_sha512(), NULL)
-         && EVP_DigestUpdate(ctx, secret->data, secret->len)
-         && EVP_DigestUpdate(ctx, url->data, url->len)
-         && EVP_DigestUpdate(ctx, payload->data, payload->len)
-         && EVP_DigestFinal_ex(ctx, md, NULL);
-
-    EVP_MD_CTX_free(ctx);
-
-    if (!rc) {
+    if (ngx_http_webhook_sign_sha512_digest(parts, 3, md) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -287,37 +261,28 @@ ngx_http_webhook_sign_equal(ngx_str_t *a, ngx_str_t *b)
 }
 
 
-/* hex HMAC-SHA256(secret, ["{timestamp}."] payload); 0 on failure */
+/*
+ * Both sides are hashed first, so that neither where they differ nor the
+ * length of the secret shows in the time taken.
+ */
 
-static size_t
-ngx_http_webhook_sign_hex_part(ngx_str_t *secret, ngx_str_t *timestamp,
-    ngx_str_t *payload, u_char *buf)
+ngx_uint_t
+ngx_http_webhook_sign_token_equal(ngx_str_t *a, ngx_str_t *b)
 {
-    ngx_uint_t  n;
-    ngx_str_t   parts[3];
-    u_char      md[NGX_HTTP_WEBHOOK_SHA256_LEN];
+    u_char  da[NGX_HTTP_WEBHOOK_SHA256_LEN], db[NGX_HTTP_WEBHOOK_SHA256_LEN];
 
-    n = 0;
-
-    if (timestamp) {
-        parts[n++] = *timestamp;
-        parts[n++] = ngx_http_webhook_sign_dot;
-    }
-
-    parts[n++] = *payload;
-
-    if (ngx_http_webhook_hmac_sha256(secret->data, secret->len, parts, n, md)
-        != NGX_OK)
+    if (ngx_http_webhook_sign_digest(EVP_sha256(), a, 1, da) != NGX_OK
+        || ngx_http_webhook_sign_digest(EVP_sha256(), b, 1, db) != NGX_OK)
     {
         return 0;
     }
 
-    return ngx_hex_dump(buf, md, sizeof(md)) - buf;
+    return (CRYPTO_memcmp(da, db, sizeof(da)) == 0) & (a->len == b->len);
 }
 
 
-static ngx_int_t
-ngx_http_webhook_hmac_sha256(u_char *key, size_t key_len, ngx_str_t *parts,
+ngx_int_t
+ngx_http_webhook_sign_hmac_sha256(ngx_str_t *key, ngx_str_t *parts,
     ngx_uint_t n, u_char *md)
 {
     int            ok;
@@ -347,7 +312,7 @@ ngx_http_webhook_hmac_sha256(u_char *key, size_t key_len, ngx_str_t *parts,
 
     /* an empty key is a valid HMAC key, but needs a non-NULL pointer */
 
-    ok = EVP_MAC_init(ctx, key_len ? key : empty, key_len, params);
+    ok = EVP_MAC_init(ctx, key->len ? key->data : empty, key->len, params);
 
     for (i = 0; ok && i < n; i++) {
         if (parts[i].len) {
@@ -367,4 +332,136 @@ ngx_http_webhook_hmac_sha256(u_char *key, size_t key_len, ngx_str_t *parts,
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_webhook_sign_sha512_digest(ngx_str_t *parts, ngx_uint_t n,
+    u_char *md)
+{
+    return ngx_http_webhook_sign_digest(EVP_sha512(), parts, n, md);
+}
+
+
+/*
+ * Standard Webhooks keys: base64 with an optional "whsec_" prefix.  An
+ * empty decoded key is left to the caller: the sender refuses it, the
+ * receiver (as it always did) uses it as the empty HMAC key.
+ */
+
+ngx_int_t
+ngx_http_webhook_sign_key(ngx_str_t *secret, ngx_str_t *key)
+{
+    ngx_str_t  src;
+
+    src = *secret;
+
+    if (src.len >= sizeof("whsec_") - 1
+        && ngx_strncmp(src.data, "whsec_", sizeof("whsec_") - 1) == 0)
+    {
+        src.data += sizeof("whsec_") - 1;
+        src.len -= sizeof("whsec_") - 1;
+    }
+
+    if (src.len == 0
+        || ngx_base64_decoded_length(src.len) > NGX_HTTP_WEBHOOK_SIGN_KEY_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_decode_base64(key, &src);
+}
+
+
+ngx_int_t
+ngx_http_webhook_sign_unhex(u_char *dst, u_char *src, size_t len)
+{
+    u_char      c, d;
+    ngx_uint_t  i;
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+
+        } else {
+            c |= 0x20;
+
+            if (c >= 'a' && c <= 'f') {
+                d = c - 'a' + 10;
+
+            } else {
+                return NGX_ERROR;
+            }
+        }
+
+        if (i % 2 == 0) {
+            dst[i / 2] = (u_char) (d << 4);
+
+        } else {
+            dst[i / 2] |= d;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* hex HMAC-SHA256(secret, ["{timestamp}."] payload); 0 on failure */
+
+static size_t
+ngx_http_webhook_sign_hex_part(ngx_str_t *secret, ngx_str_t *timestamp,
+    ngx_str_t *payload, u_char *buf)
+{
+    ngx_uint_t  n;
+    ngx_str_t   parts[3];
+    u_char      md[NGX_HTTP_WEBHOOK_SHA256_LEN];
+
+    n = 0;
+
+    if (timestamp) {
+        parts[n++] = *timestamp;
+        parts[n++] = ngx_http_webhook_sign_dot;
+    }
+
+    parts[n++] = *payload;
+
+    if (ngx_http_webhook_sign_hmac_sha256(secret, parts, n, md) != NGX_OK) {
+        return 0;
+    }
+
+    return ngx_hex_dump(buf, md, sizeof(md)) - buf;
+}
+
+
+
+static ngx_int_t
+ngx_http_webhook_sign_digest(const EVP_MD *type, ngx_str_t *parts,
+    ngx_uint_t n, u_char *md)
+{
+    int          ok;
+    ngx_uint_t   i;
+    EVP_MD_CTX  *ctx;
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ok = EVP_DigestInit_ex(ctx, type, NULL);
+
+    for (i = 0; ok && i < n; i++) {
+        if (parts[i].len) {
+            ok = EVP_DigestUpdate(ctx, parts[i].data, parts[i].len);
+        }
+    }
+
+    if (ok) {
+        ok = EVP_DigestFinal_ex(ctx, md, NULL);
+    }
+
+    EVP_MD_CTX_free(ctx);
+
+    return ok ? NGX_OK : NGX_ERROR;
 }

@@ -27,6 +27,9 @@
 /* the longest decoded "standard" key accepted */
 #define NGX_HTTP_WEBHOOK_SIGN_KEY_MAX    1024
 
+#define NGX_HTTP_WEBHOOK_SHA256_LEN      32
+#define NGX_HTTP_WEBHOOK_SHA512_LEN      64
+
 
 /* what a scheme signs; a scheme ignores the fields it does not use */
 typedef struct {
@@ -63,6 +66,29 @@ ssize_t ngx_http_webhook_sign_sha512(ngx_str_t *secret, ngx_str_t *url,
 
 /* constant time for equal lengths: 1 if "a" and "b" are equal */
 ngx_uint_t ngx_http_webhook_sign_equal(ngx_str_t *a, ngx_str_t *b);
+
+/* 1 if "a" and "b" are equal; compares hashes, for lengths that differ */
+ngx_uint_t ngx_http_webhook_sign_token_equal(ngx_str_t *a, ngx_str_t *b);
+
+/*
+ * The primitives the schemes are made of, for the receiver.  "md" is a
+ * buffer of NGX_HTTP_WEBHOOK_SHA256_LEN or NGX_HTTP_WEBHOOK_SHA512_LEN
+ * bytes; the message is the concatenation of "n" parts.
+ */
+
+ngx_int_t ngx_http_webhook_sign_hmac_sha256(ngx_str_t *key,
+    ngx_str_t *parts, ngx_uint_t n, u_char *md);
+ngx_int_t ngx_http_webhook_sign_sha512_digest(ngx_str_t *parts,
+    ngx_uint_t n, u_char *md);
+
+/*
+ * the HMAC key of a "standard" secret, into key->data, a buffer of
+ * NGX_HTTP_WEBHOOK_SIGN_KEY_MAX bytes; NGX_ERROR if it does not decode
+ */
+ngx_int_t ngx_http_webhook_sign_key(ngx_str_t *secret, ngx_str_t *key);
+
+/* "len" hex digits, either case, into len / 2 bytes; NGX_ERROR if not */
+ngx_int_t ngx_http_webhook_sign_unhex(u_char *dst, u_char *src, size_t len);
 
 
 #endif /* _NGX_HTTP_WEBHOOK_SIGN_H_INCLUDED_ */

@@ -8,9 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
+#include "ngx_http_webhook_sign.h"
 #include "ngx_http_webhook_verify.h"
 
 
@@ -25,8 +23,7 @@
 
 /* signatures looked at in one header; more are ignored */
 #define NGX_HTTP_WEBHOOK_VERIFY_MAX_SIGS   8
-#define NGX_HTTP_WEBHOOK_VERIFY_SIG_MAX    64      /* SHA-512 */
-#define NGX_HTTP_WEBHOOK_VERIFY_KEY_MAX    1024
+#define NGX_HTTP_WEBHOOK_VERIFY_SIG_MAX    NGX_HTTP_WEBHOOK_SHA512_LEN
 #define NGX_HTTP_WEBHOOK_VERIFY_PARTS      5       /* id . ts . body */
 
 
@@ -76,18 +73,12 @@ static ngx_int_t ngx_http_webhook_verify_stripe(ngx_http_request_t *r,
     char **err);
 static ngx_int_t ngx_http_webhook_verify_timestamp(ngx_str_t *ts,
     time_t tolerance, char **err);
-static ngx_int_t ngx_http_webhook_verify_token(ngx_str_t *value,
-    ngx_str_t *secret);
 static ngx_int_t ngx_http_webhook_verify_key(ngx_http_request_t *r,
     ngx_http_webhook_verify_conf_t *vcf, ngx_str_t *secret, ngx_str_t *key);
-static ngx_int_t ngx_http_webhook_verify_digest(ngx_uint_t hmac,
-    ngx_str_t *key, ngx_str_t *parts, ngx_uint_t n, u_char *out);
 static ngx_int_t ngx_http_webhook_verify_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_table_elt_t *ngx_http_webhook_verify_header(ngx_http_request_t *r,
     char *name, size_t len);
-static ngx_int_t ngx_http_webhook_verify_unhex(u_char *dst, u_char *src,
-    size_t len);
 static void ngx_http_webhook_verify_set(ngx_http_request_t *r,
     ngx_http_webhook_verify_conf_t *vcf, u_char *verified, char *err);
 static ngx_int_t ngx_http_webhook_verify_reject(ngx_http_request_t *r);
@@ -488,10 +479,11 @@ static ngx_int_t
 ngx_http_webhook_verify_check(ngx_http_request_t *r,
     ngx_http_webhook_verify_conf_t *vcf, char **err)
 {
-    u_char                          digest[EVP_MAX_MD_SIZE];
-    ngx_int_t                       rc, matched;
-    ngx_str_t                       secret, key, body;
-    ngx_uint_t                      i, j, hmac;
+    u_char                          key_buf[NGX_HTTP_WEBHOOK_SIGN_KEY_MAX];
+    u_char                          digest[NGX_HTTP_WEBHOOK_SHA512_LEN];
+    ngx_int_t                       rc;
+    ngx_str_t                       secret, key, body, expected, received;
+    ngx_uint_t                      i, j, matched;
     ngx_table_elt_t                *h;
     ngx_http_complex_value_t       *cv;
     ngx_http_webhook_verify_msg_t   m;
@@ -521,8 +513,6 @@ ngx_http_webhook_verify_check(ngx_http_request_t *r,
         m.parts[m.nparts++] = body;
     }
 
-    hmac = (vcf->scheme != NGX_HTTP_WEBHOOK_VERIFY_SHA512);
-
     cv = vcf->secrets->elts;
     matched = 0;
 
@@ -538,25 +528,44 @@ ngx_http_webhook_verify_check(ngx_http_request_t *r,
         }
 
         if (h) {
-            matched |= ngx_http_webhook_verify_token(&h->value, &secret);
+            matched |= ngx_http_webhook_sign_token_equal(&h->value, &secret);
             continue;
         }
+
+        key.data = key_buf;
 
         if (ngx_http_webhook_verify_key(r, vcf, &secret, &key) != NGX_OK) {
             continue;
         }
 
-        if (ngx_http_webhook_verify_digest(hmac, &key, m.parts, m.nparts,
-                                           digest)
-            != NGX_OK)
-        {
+        if (vcf->scheme == NGX_HTTP_WEBHOOK_VERIFY_SHA512) {
+            m.parts[0] = key;
+            rc = ngx_http_webhook_sign_sha512_digest(m.parts, m.nparts,
+                                                     digest);
+
+        } else {
+            rc = ngx_http_webhook_sign_hmac_sha256(&key, m.parts, m.nparts,
+                                                   digest);
+        }
+
+        if (vcf->scheme == NGX_HTTP_WEBHOOK_VERIFY_STANDARD) {
+            /* a decoded key does not outlive its use */
+            ngx_explicit_memzero(key_buf, sizeof(key_buf));
+        }
+
+        if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "webhook verify: digest failed");
             return NGX_ERROR;
         }
 
+        expected.data = digest;
+        expected.len = m.siglen;
+        received.len = m.siglen;
+
         for (j = 0; j < m.nsigs; j++) {
-            matched |= (CRYPTO_memcmp(digest, m.sigs[j], m.siglen) == 0);
+            received.data = m.sigs[j];
+            matched |= ngx_http_webhook_sign_equal(&expected, &received);
         }
     }
 
@@ -614,10 +623,11 @@ ngx_http_webhook_verify_parse(ngx_http_request_t *r,
         len -= 7;
     }
 
-    m->siglen = (vcf->scheme == NGX_HTTP_WEBHOOK_VERIFY_SHA512) ? 64 : 32;
+    m->siglen = (vcf->scheme == NGX_HTTP_WEBHOOK_VERIFY_SHA512)
+                ? NGX_HTTP_WEBHOOK_SHA512_LEN : NGX_HTTP_WEBHOOK_SHA256_LEN;
 
     if (len != 2 * m->siglen
-        || ngx_http_webhook_verify_unhex(m->sigs[0], p, len) != NGX_OK)
+        || ngx_http_webhook_sign_unhex(m->sigs[0], p, len) != NGX_OK)
     {
         *err = "bad_format";
         return NGX_DECLINED;
@@ -626,12 +636,13 @@ ngx_http_webhook_verify_parse(ngx_http_request_t *r,
     m->nsigs = 1;
 
     if (vcf->scheme == NGX_HTTP_WEBHOOK_VERIFY_SHA512) {
-        /* the secret is the first part, added per secret */
+        /* the secret is the first part, set per secret */
         if (ngx_http_complex_value(r, vcf->url, &url) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        m->parts[m->nparts++] = url;
+        m->parts[1] = url;
+        m->nparts = 2;
     }
 
     return NGX_OK;
@@ -662,7 +673,7 @@ ngx_http_webhook_verify_standard(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    m->siglen = 32;
+    m->siglen = NGX_HTTP_WEBHOOK_SHA256_LEN;
 
     p = sig->value.data;
     last = p + sig->value.len;
@@ -732,7 +743,7 @@ ngx_http_webhook_verify_stripe(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    m->siglen = 32;
+    m->siglen = NGX_HTTP_WEBHOOK_SHA256_LEN;
     ngx_str_null(&t);
 
     p = h->value.data;
@@ -752,8 +763,7 @@ ngx_http_webhook_verify_stripe(ngx_http_request_t *r,
         } else if (e - p == 3 + 64
                    && ngx_strncmp(p, "v1=", 3) == 0
                    && m->nsigs < NGX_HTTP_WEBHOOK_VERIFY_MAX_SIGS
-                   && ngx_http_webhook_verify_unhex(m->sigs[m->nsigs],
-                                                    p + 3, 64)
+                   && ngx_http_webhook_sign_unhex(m->sigs[m->nsigs], p + 3, 64)
                       == NGX_OK)
         {
             m->nsigs++;
@@ -806,142 +816,29 @@ ngx_http_webhook_verify_timestamp(ngx_str_t *ts, time_t tolerance,
 }
 
 
-/* 1 if the header's value is the secret; hashed so lengths do not leak */
-
-static ngx_int_t
-ngx_http_webhook_verify_token(ngx_str_t *value, ngx_str_t *secret)
-{
-    u_char  a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
-
-    if (EVP_Digest(value->data, value->len, a, NULL, EVP_sha256(), NULL)
-        != 1
-        || EVP_Digest(secret->data, secret->len, b, NULL, EVP_sha256(),
-                      NULL)
-           != 1)
-    {
-        return 0;
-    }
-
-    return (CRYPTO_memcmp(a, b, 32) == 0) & (value->len == secret->len);
-}
-
-
-/* the HMAC key of a secret: "standard" decodes it, the others use it */
+/*
+ * the key of a secret: "standard" decodes it into key->data, a buffer of
+ * NGX_HTTP_WEBHOOK_SIGN_KEY_MAX bytes; the others use it as it is
+ */
 
 static ngx_int_t
 ngx_http_webhook_verify_key(ngx_http_request_t *r,
     ngx_http_webhook_verify_conf_t *vcf, ngx_str_t *secret, ngx_str_t *key)
 {
-    ngx_str_t  src;
-
     if (vcf->scheme != NGX_HTTP_WEBHOOK_VERIFY_STANDARD) {
         *key = *secret;
         return NGX_OK;
     }
 
-    src = *secret;
-
-    if (src.len > 6 && ngx_strncmp(src.data, "whsec_", 6) == 0) {
-        src.data += 6;
-        src.len -= 6;
+    if (ngx_http_webhook_sign_key(secret, key) == NGX_OK) {
+        return NGX_OK;
     }
-
-    if (src.len == 0
-        || ngx_base64_decoded_length(src.len)
-           > NGX_HTTP_WEBHOOK_VERIFY_KEY_MAX)
-    {
-        goto invalid;
-    }
-
-    key->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_decode_base64(key, &src) != NGX_OK) {
-        goto invalid;
-    }
-
-    return NGX_OK;
-
-invalid:
 
     /* the secret itself is never logged */
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "webhook verify: a \"standard\" secret is not base64");
 
     return NGX_DECLINED;
-}
-
-
-/* HMAC-SHA256(key, parts), or SHA-512(key + parts) */
-
-static ngx_int_t
-ngx_http_webhook_verify_digest(ngx_uint_t hmac, ngx_str_t *key,
-    ngx_str_t *parts, ngx_uint_t n, u_char *out)
-{
-    size_t       len;
-    ngx_int_t    rc;
-    ngx_uint_t   i;
-    EVP_PKEY    *pkey;
-    EVP_MD_CTX  *ctx;
-
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    pkey = NULL;
-    rc = NGX_ERROR;
-
-    if (hmac) {
-        pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL,
-                                            key->data, key->len);
-        if (pkey == NULL
-            || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) != 1)
-        {
-            goto done;
-        }
-
-        for (i = 0; i < n; i++) {
-            if (EVP_DigestSignUpdate(ctx, parts[i].data, parts[i].len) != 1)
-            {
-                goto done;
-            }
-        }
-
-        len = EVP_MAX_MD_SIZE;
-
-        if (EVP_DigestSignFinal(ctx, out, &len) != 1) {
-            goto done;
-        }
-
-    } else {
-        if (EVP_DigestInit_ex(ctx, EVP_sha512(), NULL) != 1
-            || EVP_DigestUpdate(ctx, key->data, key->len) != 1)
-        {
-            goto done;
-        }
-
-        for (i = 0; i < n; i++) {
-            if (EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) != 1) {
-                goto done;
-            }
-        }
-
-        if (EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
-            goto done;
-        }
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    EVP_PKEY_free(pkey);
-    EVP_MD_CTX_free(ctx);
-
-    return rc;
 }
 
 
@@ -1050,41 +947,6 @@ ngx_http_webhook_verify_header(ngx_http_request_t *r, char *name,
             return &h[i];
         }
     }
-}
-
-
-static ngx_int_t
-ngx_http_webhook_verify_unhex(u_char *dst, u_char *src, size_t len)
-{
-    u_char      c, d;
-    ngx_uint_t  i;
-
-    for (i = 0; i < len; i++) {
-        c = src[i];
-
-        if (c >= '0' && c <= '9') {
-            d = c - '0';
-
-        } else {
-            c |= 0x20;
-
-            if (c >= 'a' && c <= 'f') {
-                d = c - 'a' + 10;
-
-            } else {
-                return NGX_ERROR;
-            }
-        }
-
-        if (i % 2 == 0) {
-            dst[i / 2] = (u_char) (d << 4);
-
-        } else {
-            dst[i / 2] |= d;
-        }
-    }
-
-    return NGX_OK;
 }
 
 
