@@ -18,14 +18,15 @@ DEB_PACKAGES := nginx nginx-dev libssl-dev libcjson-dev \
                 libnginx-mod-http-ndk libnginx-mod-http-ndk-dev \
                 gcc make valgrind curl procps openssl \
                 libtest-base-perl libtext-diff-perl libtest-longstring-perl \
-                libwww-perl liburi-perl liblist-moreutils-perl libjson-pp-perl
+                libwww-perl liburi-perl liblist-moreutils-perl libjson-pp-perl \
+                nodejs npm
 
 SOURCES := config ngx_http_webhook_module.c $(wildcard src/*.c src/*.h)
 
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BIN) \
            TEST_NGINX_LOAD_MODULES="$(NDK_MODULE) $(MODULE)"
 
-.PHONY: all deps build run test test-valgrind clean
+.PHONY: all deps interop-deps build run test test-valgrind clean
 
 all: build
 
@@ -35,6 +36,7 @@ deps: $(BUILD)/.deps
 $(BUILD)/.deps: Makefile
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \
+	    case $$p in nodejs|npm) command -v $${p%js} >/dev/null && continue;; esac; \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -47,6 +49,14 @@ $(BUILD)/.deps: Makefile
 	@if command -v systemctl >/dev/null 2>&1; then \
 	    systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 	@mkdir -p $(BUILD) && touch $@
+
+# t/042-interop.t: the signature libraries from the npm registry, as locked.
+INTEROP := t/interop
+interop-deps: $(INTEROP)/node_modules/.package-lock.json
+
+$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package-lock.json $(BUILD)/.deps
+	npm ci --prefix $(INTEROP) --no-audit --no-fund
+	@touch $@
 
 build: $(MODULE)
 
@@ -74,10 +84,10 @@ run: $(MODULE)
 	$(NGINX_BIN) -p $(BUILD)/run -c $(ROOT)/conf-examples/quickstart.conf \
 	    -g 'daemon off; load_module $(NDK_MODULE); load_module $(MODULE);'
 
-test: $(MODULE)
+test: $(MODULE) interop-deps
 	$(TEST_ENV) prove -I t/lib -r $(or $(T),t)
 
-test-valgrind: $(MODULE)
+test-valgrind: $(MODULE) interop-deps
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(or $(T),t)
 
 clean:
