@@ -227,7 +227,7 @@ static void ngx_http_webhook_node_link(ngx_http_webhook_store_t *store,
     ngx_http_webhook_node_t *node, ngx_http_webhook_tenant_t *tenant,
     ngx_http_webhook_bucket_t *bucket, ngx_http_webhook_node_t *old);
 static void ngx_http_webhook_node_unlink(ngx_http_webhook_store_t *store,
-    ngx_http_webhook_node_t *node, ngx_uint_t keep_tenant);
+    ngx_http_webhook_node_t *node);
 static void ngx_http_webhook_node_free_unlinked(
     ngx_http_webhook_store_t *store, ngx_http_webhook_tenant_t *tenant,
     ngx_http_webhook_bucket_t *bucket);
@@ -583,7 +583,7 @@ ngx_http_webhook_store_apply(void *data, ngx_uint_t type, u_char *p,
 
         node = ngx_http_webhook_node_lookup(store->sh, p);
         if (node) {
-            ngx_http_webhook_node_unlink(store, node, 0);
+            ngx_http_webhook_node_unlink(store, node);
         }
 
         return NGX_OK;
@@ -633,7 +633,7 @@ ngx_http_webhook_store_clear(ngx_http_webhook_store_t *store)
         node = ngx_rbtree_min(root, sentinel);
         wn = (ngx_http_webhook_node_t *) node;
 
-        ngx_http_webhook_node_unlink(store, wn, 0);
+        ngx_http_webhook_node_unlink(store, wn);
     }
 }
 
@@ -1231,7 +1231,7 @@ ngx_http_webhook_store_delete(ngx_http_webhook_store_t *store,
         }
     }
 
-    ngx_http_webhook_node_unlink(store, node, 0);
+    ngx_http_webhook_node_unlink(store, node);
 
     ngx_http_webhook_store_maybe_snapshot(store, ngx_cycle->log);
 
@@ -1605,7 +1605,7 @@ ngx_http_webhook_node_link(ngx_http_webhook_store_t *store,
 
         old->log = NULL;
 
-        ngx_http_webhook_node_unlink(store, old, 0);
+        ngx_http_webhook_node_unlink(store, old);
     }
 
     ngx_rbtree_insert(&store->sh->ids, &node->node);
@@ -1614,7 +1614,7 @@ ngx_http_webhook_node_link(ngx_http_webhook_store_t *store,
 
 static void
 ngx_http_webhook_node_unlink(ngx_http_webhook_store_t *store,
-    ngx_http_webhook_node_t *node, ngx_uint_t keep_tenant)
+    ngx_http_webhook_node_t *node)
 {
     ngx_http_webhook_bucket_t  *bucket;
     ngx_http_webhook_tenant_t  *tenant;
@@ -1633,8 +1633,7 @@ ngx_http_webhook_node_unlink(ngx_http_webhook_store_t *store,
 
     ngx_slab_free_locked(store->shpool, node);
 
-    ngx_http_webhook_node_free_unlinked(store, keep_tenant ? NULL : tenant,
-                                        bucket);
+    ngx_http_webhook_node_free_unlinked(store, tenant, bucket);
 }
 
 
@@ -1644,21 +1643,12 @@ static void
 ngx_http_webhook_node_free_unlinked(ngx_http_webhook_store_t *store,
     ngx_http_webhook_tenant_t *tenant, ngx_http_webhook_bucket_t *bucket)
 {
-    ngx_http_webhook_tenant_t  *owner;
-
     if (bucket && ngx_queue_empty(&bucket->subs)) {
-        owner = tenant;
-
-        if (owner == NULL) {
-            return;
-        }
-
-        ngx_rbtree_delete(&owner->actions, &bucket->named.node);
+        ngx_rbtree_delete(&tenant->actions, &bucket->named.node);
         ngx_slab_free_locked(store->shpool, bucket);
     }
 
-    if (tenant
-        && ngx_queue_empty(&tenant->subs)
+    if (ngx_queue_empty(&tenant->subs)
         && tenant->actions.root == tenant->actions.sentinel)
     {
         ngx_rbtree_delete(&store->sh->tenants, &tenant->named.node);
