@@ -15,6 +15,7 @@
 #include "ngx_http_webhook_deliver.h"
 #include "ngx_http_webhook_sign.h"
 #include "ngx_http_webhook_verify.h"
+#include "ngx_http_webhook_status.h"
 
 #include <ndk.h>
 
@@ -50,6 +51,8 @@ static char *ngx_http_webhook_target_schemes(ngx_conf_t *cf,
 static char *ngx_http_webhook_allow_private(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_webhook_deliver(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -134,6 +137,13 @@ static ngx_command_t  ngx_http_webhook_commands[] = {
     { ngx_string("webhook_publish"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_webhook_publish,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webhook_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_webhook_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -393,6 +403,7 @@ ngx_http_webhook_create_loc_conf(ngx_conf_t *cf)
      *     conf->retry = NULL;
      *     conf->success = NULL;
      *     conf->verify = NULL;
+     *     conf->status_store = NULL;
      */
 
     conf->publish_sync = NGX_CONF_UNSET;
@@ -680,9 +691,18 @@ ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                 *value, name;
+    ngx_str_t                 *value, name, s;
     ngx_uint_t                 i;
+    ngx_conf_enum_t           *e;
     ngx_http_core_loc_conf_t  *clcf;
+
+    static ngx_conf_enum_t  profiles[] = {
+        { ngx_string("vyte"), NGX_HTTP_WEBHOOK_PROFILE_VYTE },
+        { ngx_string("vyte2"), NGX_HTTP_WEBHOOK_PROFILE_VYTE2 },
+        { ngx_string("screver"), NGX_HTTP_WEBHOOK_PROFILE_SCREVER },
+        { ngx_string("hubplanner"), NGX_HTTP_WEBHOOK_PROFILE_HUBPLANNER },
+        { ngx_null_string, 0 }
+    };
 
     if (wlcf->api_store) {
         return "is duplicate";
@@ -701,10 +721,19 @@ ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "profile=", 8) == 0) {
 
-            if (value[i].len == 12
-                && ngx_strncmp(value[i].data + 8, "vyte", 4) == 0)
-            {
-                wlcf->api_profile = 0;
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            for (e = profiles; e->name.len; e++) {
+                if (e->name.len == s.len
+                    && ngx_strncmp(e->name.data, s.data, s.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (e->name.len) {
+                wlcf->api_profile = e->value;
                 continue;
             }
 
@@ -957,6 +986,44 @@ ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_webhook_publish_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webhook_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                 *value, name;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->status_store) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "zone=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data + 5;
+    name.len = value[1].len - 5;
+
+    wlcf->status_store = ngx_http_webhook_store_find(cf, &name);
+
+    if (wlcf->status_store == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown webhook zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_webhook_status_handler;
 
     return NGX_CONF_OK;
 }

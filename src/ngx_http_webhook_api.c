@@ -112,6 +112,15 @@ typedef struct {
     ngx_str_t                            total_key;
     ngx_str_t                            scope;
     ngx_http_webhook_api_secret_pt       secret;
+
+    ngx_uint_t                          *limits;     /* 0-terminated: the
+                                                        only values, and
+                                                        limit is required;
+                                                        NULL: 1..LIMIT_MAX
+                                                        or none */
+    char                                *limit_message;
+    ngx_uint_t                           sort_object; /* sort={key: 1|-1} */
+    ngx_uint_t                           descending;  /* with no sort */
 } ngx_http_webhook_api_profile_t;
 
 
@@ -201,6 +210,11 @@ static ngx_int_t ngx_http_webhook_api_too_large(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_api_secret(ngx_http_request_t *r,
     ngx_str_t *secret);
+static ngx_int_t ngx_http_webhook_api_secret_uuid(ngx_http_request_t *r,
+    ngx_str_t *secret);
+static ngx_int_t ngx_http_webhook_api_sort_object(ngx_str_t *value,
+    ngx_uint_t *descending);
+static u_char *ngx_http_webhook_api_space(u_char *p, u_char *last);
 
 static ngx_int_t ngx_http_webhook_api_send_sub(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx, ngx_uint_t status,
@@ -297,18 +311,112 @@ static ngx_http_webhook_api_key_t  ngx_http_webhook_api_default_keys[] = {
 
 
 /*
- * Indexed by the location's api_profile.  Only the default (Vyte) profile
- * exists yet; vyte2, screver and hubplanner will be entries here.
+ * Screver: its create example's keys, in its order.  Its list example
+ * shows each secret, but the store never lists secrets: list items omit
+ * it, as the default profile's do.  "enabled" is taken so that a
+ * subscription disabled by failures can be enabled again.
  */
+static ngx_http_webhook_api_alias_t  ngx_http_webhook_api_screver_aliases[] = {
+    { "type", NGX_HTTP_WEBHOOK_API_ACTION },
+    { "url", NGX_HTTP_WEBHOOK_API_TARGET_URL },
+    { "secret", NGX_HTTP_WEBHOOK_API_SECRET },
+    { "enabled", NGX_HTTP_WEBHOOK_API_ENABLED },
+    { NULL, 0 }
+};
+
+
+static ngx_http_webhook_api_key_t  ngx_http_webhook_api_screver_keys[] = {
+    { ngx_string("\"_id\":"), NGX_HTTP_WEBHOOK_API_V_ID, 0 },
+    { ngx_string("\"type\":"), NGX_HTTP_WEBHOOK_API_V_ACTION, 0 },
+    { ngx_string("\"company\":"), NGX_HTTP_WEBHOOK_API_V_TENANT, 0 },
+    { ngx_string("\"url\":"), NGX_HTTP_WEBHOOK_API_V_TARGET_URL, 0 },
+    { ngx_string("\"secret\":"), NGX_HTTP_WEBHOOK_API_V_SECRET,
+      NGX_HTTP_WEBHOOK_API_NOT_IN_LIST },
+    { ngx_string("\"disabled_reason\":"), NGX_HTTP_WEBHOOK_API_V_REASON, 0 },
+    { ngx_string("\"createdAt\":"), NGX_HTTP_WEBHOOK_API_V_CREATED, 0 },
+    { ngx_string("\"updatedAt\":"), NGX_HTTP_WEBHOOK_API_V_UPDATED, 0 },
+    { ngx_string("\"__v\":"), NGX_HTTP_WEBHOOK_API_V_VERSION, 0 },
+    { ngx_null_string, 0, 0 }
+};
+
+
+static ngx_uint_t  ngx_http_webhook_api_screver_limits[] = {
+    5, 10, 25, 50, 100, 0
+};
+
+
+/*
+ * Hub Planner: its create example's keys, in its order; it has no secret
+ * of its own (the generated one still signs deliveries).  Its document
+ * shows no list; list items omit the token as the default profile's do.
+ */
+static ngx_http_webhook_api_alias_t  ngx_http_webhook_api_hubplanner_aliases[] =
+{
+    { "event", NGX_HTTP_WEBHOOK_API_ACTION },
+    { "target_url", NGX_HTTP_WEBHOOK_API_TARGET_URL },
+    { "authorization_token", NGX_HTTP_WEBHOOK_API_TOKEN },
+    { "enabled", NGX_HTTP_WEBHOOK_API_ENABLED },
+    { NULL, 0 }
+};
+
+
+static ngx_http_webhook_api_key_t  ngx_http_webhook_api_hubplanner_keys[] = {
+    { ngx_string("\"_id\":"), NGX_HTTP_WEBHOOK_API_V_ID, 0 },
+    { ngx_string("\"companyId\":"), NGX_HTTP_WEBHOOK_API_V_TENANT, 0 },
+    { ngx_string("\"creationDate\":"), NGX_HTTP_WEBHOOK_API_V_CREATED, 0 },
+    { ngx_string("\"target_url\":"), NGX_HTTP_WEBHOOK_API_V_TARGET_URL, 0 },
+    { ngx_string("\"event\":"), NGX_HTTP_WEBHOOK_API_V_ACTION, 0 },
+    { ngx_string("\"authorization_token\":"), NGX_HTTP_WEBHOOK_API_V_TOKEN,
+      NGX_HTTP_WEBHOOK_API_NOT_IN_LIST },
+    { ngx_string("\"disabled_reason\":"), NGX_HTTP_WEBHOOK_API_V_REASON, 0 },
+    { ngx_null_string, 0, 0 }
+};
+
+
+/* indexed by the location's api_profile, NGX_HTTP_WEBHOOK_PROFILE_* */
 static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
 
+    /* NGX_HTTP_WEBHOOK_PROFILE_VYTE, the default */
     { ngx_string("default"),
       ngx_http_webhook_api_default_aliases,
       ngx_http_webhook_api_default_keys,
       ngx_string("hooks"),
       ngx_string("total"),
       ngx_string("organization"),
-      ngx_http_webhook_api_secret }
+      ngx_http_webhook_api_secret,
+      NULL, NULL, 0, 0 },
+
+    /* NGX_HTTP_WEBHOOK_PROFILE_VYTE2: its list is a bare array */
+    { ngx_string("vyte2"),
+      ngx_http_webhook_api_default_aliases,
+      ngx_http_webhook_api_default_keys,
+      ngx_null_string,
+      ngx_null_string,
+      ngx_string("organization"),
+      ngx_http_webhook_api_secret,
+      NULL, NULL, 0, 0 },
+
+    /* NGX_HTTP_WEBHOOK_PROFILE_SCREVER; its list example is newest first */
+    { ngx_string("screver"),
+      ngx_http_webhook_api_screver_aliases,
+      ngx_http_webhook_api_screver_keys,
+      ngx_string("resources"),
+      ngx_string("total"),
+      ngx_null_string,
+      ngx_http_webhook_api_secret_uuid,
+      ngx_http_webhook_api_screver_limits,
+      "limit is required and must be one of 5, 10, 25, 50, 100",
+      1, 1 },
+
+    /* NGX_HTTP_WEBHOOK_PROFILE_HUBPLANNER */
+    { ngx_string("hubplanner"),
+      ngx_http_webhook_api_hubplanner_aliases,
+      ngx_http_webhook_api_hubplanner_keys,
+      ngx_null_string,
+      ngx_null_string,
+      ngx_null_string,
+      ngx_http_webhook_api_secret,
+      NULL, NULL, 0, 0 }
 };
 
 
@@ -771,16 +879,20 @@ static ngx_int_t
 ngx_http_webhook_api_list(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx)
 {
-    ngx_int_t                      rc, n;
-    ngx_str_t                      value;
-    ngx_uint_t                     total;
-    ngx_array_t                    subs;
-    ngx_http_webhook_list_query_t  q;
+    ngx_int_t                        rc, n;
+    ngx_str_t                        value;
+    ngx_uint_t                       total, *limit;
+    ngx_array_t                      subs;
+    ngx_http_webhook_list_query_t    q;
+    ngx_http_webhook_api_profile_t  *profile;
 
     ngx_memzero(&q, sizeof(ngx_http_webhook_list_query_t));
 
+    profile = ctx->profile;
+
     q.tenant = ctx->tenant;
     q.sort = NGX_HTTP_WEBHOOK_SORT_CREATED;
+    q.descending = profile->descending;
 
     rc = ngx_http_webhook_api_arg(r, "limit", &value);
 
@@ -788,7 +900,25 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
         return ngx_http_webhook_api_internal_error(r);
     }
 
-    if (rc == NGX_OK) {
+    if (profile->limits) {
+        n = (rc == NGX_OK) ? ngx_atoi(value.data, value.len) : NGX_ERROR;
+
+        for (limit = profile->limits; *limit; limit++) {
+            if ((ngx_uint_t) n == *limit) {
+                break;
+            }
+        }
+
+        if (n == NGX_ERROR || *limit == 0) {
+            return ngx_http_webhook_json_error(r,
+                                    NGX_HTTP_WEBHOOK_UNPROCESSABLE_ENTITY,
+                                    "validation_failed",
+                                    profile->limit_message, "limit");
+        }
+
+        q.limit = n;
+
+    } else if (rc == NGX_OK) {
         n = ngx_atoi(value.data, value.len);
 
         if (n < 1 || n > NGX_HTTP_WEBHOOK_API_LIMIT_MAX) {
@@ -829,18 +959,25 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     }
 
     if (rc == NGX_OK) {
-        if (value.len && value.data[0] == '-') {
+        q.descending = 0;
+
+        if (profile->sort_object) {
+            rc = ngx_http_webhook_api_sort_object(&value, &q.descending);
+
+        } else if (value.len && value.data[0] == '-') {
             q.descending = 1;
             value.data++;
             value.len--;
         }
 
-        if (value.len == sizeof("createdAt") - 1
+        if (rc == NGX_OK
+            && value.len == sizeof("createdAt") - 1
             && ngx_strncmp(value.data, "createdAt", value.len) == 0)
         {
             q.sort = NGX_HTTP_WEBHOOK_SORT_CREATED;
 
-        } else if (value.len == sizeof("updatedAt") - 1
+        } else if (rc == NGX_OK
+                   && value.len == sizeof("updatedAt") - 1
                    && ngx_strncmp(value.data, "updatedAt", value.len) == 0)
         {
             q.sort = NGX_HTTP_WEBHOOK_SORT_UPDATED;
@@ -849,8 +986,12 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
             return ngx_http_webhook_json_error(r,
                                     NGX_HTTP_WEBHOOK_UNPROCESSABLE_ENTITY,
                                     "validation_failed",
-                                    "sort must be one of createdAt, "
-                                    "-createdAt, updatedAt, -updatedAt",
+                                    profile->sort_object
+                                    ? "sort must be an object of one key, "
+                                      "createdAt or updatedAt, valued 1 or "
+                                      "-1, as { createdAt: -1 }"
+                                    : "sort must be one of createdAt, "
+                                      "-createdAt, updatedAt, -updatedAt",
                                     "sort");
         }
     }
@@ -913,6 +1054,93 @@ ngx_http_webhook_api_arg(ngx_http_request_t *r, char *name,
     value->len = dst - value->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Screver's sort: an object of one key, written as its document does,
+ * { createdAt: -1 }, or as JSON, {"createdAt":-1}; a '+' left in the query
+ * by form encoding is a space.  The value becomes the key.
+ */
+
+static ngx_int_t
+ngx_http_webhook_api_sort_object(ngx_str_t *value, ngx_uint_t *descending)
+{
+    u_char  *p, *last, *key, quote;
+
+    p = value->data;
+    last = p + value->len;
+
+    p = ngx_http_webhook_api_space(p, last);
+
+    if (p == last || *p++ != '{') {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_webhook_api_space(p, last);
+
+    quote = 0;
+
+    if (p < last && (*p == '"' || *p == '\'')) {
+        quote = *p++;
+    }
+
+    key = p;
+
+    while (p < last
+           && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+    {
+        p++;
+    }
+
+    value->data = key;
+    value->len = p - key;
+
+    if (quote) {
+        if (p == last || *p++ != quote) {
+            return NGX_DECLINED;
+        }
+    }
+
+    p = ngx_http_webhook_api_space(p, last);
+
+    if (p == last || *p++ != ':') {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_webhook_api_space(p, last);
+
+    *descending = 0;
+
+    if (p < last && *p == '-') {
+        *descending = 1;
+        p++;
+    }
+
+    if (p == last || *p++ != '1') {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_webhook_api_space(p, last);
+
+    if (p == last || *p++ != '}') {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_http_webhook_api_space(p, last);
+
+    return (p == last) ? NGX_OK : NGX_DECLINED;
+}
+
+
+static u_char *
+ngx_http_webhook_api_space(u_char *p, u_char *last)
+{
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '+')) {
+        p++;
+    }
+
+    return p;
 }
 
 
@@ -1911,6 +2139,47 @@ ngx_http_webhook_api_secret(ngx_http_request_t *r, ngx_str_t *secret)
     ngx_encode_base64(&dst, &src);
 
     secret->len = sizeof("whsec_") - 1 + dst.len;
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    return NGX_OK;
+}
+
+
+/* a random (version 4) UUID, as Screver's secrets are */
+
+static ngx_int_t
+ngx_http_webhook_api_secret_uuid(ngx_http_request_t *r, ngx_str_t *secret)
+{
+    u_char  *p, buf[16];
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    buf[6] = (buf[6] & 0x0f) | 0x40;            /* version 4 */
+    buf[8] = (buf[8] & 0x3f) | 0x80;            /* RFC 4122 variant */
+
+    secret->data = ngx_pnalloc(r->pool, sizeof("xxxxxxxx-xxxx-xxxx-xxxx-"
+                                               "xxxxxxxxxxxx") - 1);
+    if (secret->data == NULL) {
+        ngx_explicit_memzero(buf, sizeof(buf));
+        return NGX_ERROR;
+    }
+
+    p = ngx_hex_dump(secret->data, buf, 4);
+    *p++ = '-';
+    p = ngx_hex_dump(p, buf + 4, 2);
+    *p++ = '-';
+    p = ngx_hex_dump(p, buf + 6, 2);
+    *p++ = '-';
+    p = ngx_hex_dump(p, buf + 8, 2);
+    *p++ = '-';
+    p = ngx_hex_dump(p, buf + 10, 6);
+
+    secret->len = p - secret->data;
 
     ngx_explicit_memzero(buf, sizeof(buf));
 

@@ -25,6 +25,12 @@
 #define NGX_HTTP_WEBHOOK_FSYNC_ON        1
 #define NGX_HTTP_WEBHOOK_FSYNC_TIMED     2
 
+/* webhook_api profile=, DESIGN §6 */
+#define NGX_HTTP_WEBHOOK_PROFILE_VYTE       0
+#define NGX_HTTP_WEBHOOK_PROFILE_VYTE2      1
+#define NGX_HTTP_WEBHOOK_PROFILE_SCREVER    2
+#define NGX_HTTP_WEBHOOK_PROFILE_HUBPLANNER 3
+
 
 typedef struct ngx_http_webhook_store_s  ngx_http_webhook_store_t;
 typedef struct ngx_http_webhook_state_s  ngx_http_webhook_state_t;
@@ -84,6 +90,9 @@ typedef struct {
 
     /* webhook_verify: ngx_http_webhook_verify.c's conf */
     void                       *verify;
+
+    /* webhook_status */
+    ngx_http_webhook_store_t   *status_store;
 } ngx_http_webhook_loc_conf_t;
 
 

@@ -759,6 +759,85 @@ ngx_http_webhook_store_writable(ngx_http_webhook_store_t *store)
 
 
 /*
+ * Every delivery alive is in the due tree: a pending one keyed by its
+ * next_at, a claimed one by the end of its lease, a failed one by the
+ * time it is dropped.  A walk of it is bounded by the zone, and keeps
+ * the places where states change free of counters to keep right.
+ */
+
+ngx_int_t
+ngx_http_webhook_store_stats(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_stats_t *out)
+{
+    size_t                        total;
+    int64_t                       now;
+    ngx_rbtree_t                 *tree;
+    ngx_rbtree_node_t            *node;
+    ngx_http_webhook_shctx_t     *sh;
+    ngx_http_webhook_delivery_t  *d;
+
+    ngx_memzero(out, sizeof(ngx_http_webhook_stats_t));
+
+    sh = store->sh;
+    tree = &sh->due;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    now = ngx_http_webhook_now();
+
+    out->subscriptions = sh->subscriptions;
+    out->events = sh->events_count;
+    out->journal_bytes = sh->journal_size;
+    out->seq = sh->seq;
+    out->generation = sh->generation;
+    out->writable = sh->writable ? 1 : 0;
+
+    total = store->shpool->end - store->shpool->start;
+    out->zone_free = store->shpool->pfree * ngx_pagesize;
+    out->zone_used = total > out->zone_free ? total - out->zone_free : 0;
+
+    if (tree->root == tree->sentinel) {
+        goto done;
+    }
+
+    for (node = ngx_rbtree_min(tree->root, tree->sentinel);
+         node;
+         node = ngx_rbtree_next(tree, node))
+    {
+        d = (ngx_http_webhook_delivery_t *) node;
+
+        if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED) {
+            out->failed++;
+            continue;
+        }
+
+        if (d->state != NGX_HTTP_WEBHOOK_DELIVERY_PENDING) {
+            continue;
+        }
+
+        if (d->owner && (int64_t) node->key > now) {
+            out->in_flight++;
+            continue;
+        }
+
+        /* in key order: the first one due is the oldest */
+
+        if (out->queued == 0 && (int64_t) node->key <= now) {
+            out->oldest_due_age = (ngx_msec_t) (now - (int64_t) node->key);
+        }
+
+        out->queued++;
+    }
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
  * Under the mutex: stores "view" as a new subscription, or as the new
  * version of "old": allocated, journaled, then linked, so that a failure
  * at any step leaves the zone as it was.  "log" is where the record's

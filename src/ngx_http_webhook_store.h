@@ -301,4 +301,25 @@ ngx_int_t ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
     ngx_http_webhook_store_handler_pt handler, void *data);
 
 
+/* what webhook_status shows: one consistent look, taken under the mutex */
+typedef struct {
+    ngx_uint_t                  subscriptions;
+    ngx_uint_t                  events;
+    ngx_uint_t                  queued;           /* pending, not claimed */
+    ngx_uint_t                  in_flight;        /* claimed, lease alive */
+    ngx_uint_t                  failed;           /* kept for failed_keep */
+    ngx_msec_t                  oldest_due_age;   /* 0: none due */
+    size_t                      zone_used;
+    size_t                      zone_free;
+    off_t                       journal_bytes;
+    uint64_t                    seq;
+    uint64_t                    generation;
+    unsigned                    writable:1;
+} ngx_http_webhook_stats_t;
+
+
+ngx_int_t ngx_http_webhook_store_stats(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_stats_t *out);
+
+
 #endif /* _NGX_HTTP_WEBHOOK_STORE_H_INCLUDED_ */
