@@ -1780,8 +1780,7 @@ ngx_http_webhook_api_write(ngx_http_request_t *r,
 
     store = ctx->wlcf->api_store;
 
-    r->main->count++;
-    r->main->blocked++;
+    ngx_http_webhook_json_hold(r);
 
     switch (ctx->op) {
 
@@ -1833,45 +1832,14 @@ ngx_http_webhook_api_write(ngx_http_request_t *r,
         break;
     }
 
-    if (rc == NGX_AGAIN) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "webhook api: waiting for the store");
-
-        return NGX_DONE;
-    }
-
-    r->main->blocked--;
-    r->main->count--;
-
-    return ngx_http_webhook_api_done(r, rc);
+    return ngx_http_webhook_json_held(r, rc, ngx_http_webhook_api_done);
 }
 
 
 static void
 ngx_http_webhook_api_store_handler(void *data, ngx_int_t rc)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = data;
-    c = r->connection;
-
-    r->main->blocked--;
-
-    ngx_http_set_log_request(c->log, r);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "webhook api: store done: %i", rc);
-
-    if (c->error) {
-        /* terminated while waiting: now it may go */
-        ngx_http_finalize_request(r, NGX_ERROR);
-
-    } else {
-        ngx_http_finalize_request(r, ngx_http_webhook_api_done(r, rc));
-    }
-
-    ngx_http_run_posted_requests(c);
+    ngx_http_webhook_json_resume(data, rc, ngx_http_webhook_api_done);
 }
 
 

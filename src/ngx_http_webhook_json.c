@@ -686,6 +686,63 @@ ngx_http_webhook_json_add_header(ngx_http_request_t *r, ngx_str_t *key,
 }
 
 
+void
+ngx_http_webhook_json_hold(ngx_http_request_t *r)
+{
+    r->main->count++;
+    r->main->blocked++;
+}
+
+
+/* after the store call: NGX_DONE while the store still has the request */
+
+ngx_int_t
+ngx_http_webhook_json_held(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_http_webhook_json_done_pt done)
+{
+    if (rc == NGX_AGAIN) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "webhook: waiting for the store");
+
+        return NGX_DONE;
+    }
+
+    r->main->blocked--;
+    r->main->count--;
+
+    return done(r, rc);
+}
+
+
+/* from the store's handler: the answer it was waiting for */
+
+void
+ngx_http_webhook_json_resume(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_http_webhook_json_done_pt done)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    r->main->blocked--;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "webhook: store done: %i", rc);
+
+    if (c->error) {
+        /* terminated while waiting: now it may go */
+        ngx_http_finalize_request(r, NGX_ERROR);
+
+    } else {
+        ngx_http_finalize_request(r, done(r, rc));
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
 ngx_int_t
 ngx_http_webhook_json_send(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)

@@ -88,6 +88,21 @@ ngx_int_t ngx_http_webhook_json_add_header(ngx_http_request_t *r,
  * returns, for ngx_http_finalize_request().  A request body not read yet
  * is discarded; HEAD gets the headers only; len 0 sends no body.
  */
+/*
+ * A write to the store may answer later: the request is held around the
+ * call (r->main->count keeps it open, r->main->blocked keeps
+ * ngx_http_terminate_request() from freeing it while the store has it),
+ * and "done" builds the response, at once or from the store's handler.
+ */
+typedef ngx_int_t (*ngx_http_webhook_json_done_pt)(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+void ngx_http_webhook_json_hold(ngx_http_request_t *r);
+ngx_int_t ngx_http_webhook_json_held(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_http_webhook_json_done_pt done);
+void ngx_http_webhook_json_resume(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_http_webhook_json_done_pt done);
+
 ngx_int_t ngx_http_webhook_json_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 
