@@ -205,7 +205,6 @@ static ngx_int_t ngx_http_webhook_api_done(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_webhook_api_store_error(ngx_http_request_t *r,
     ngx_int_t rc);
-static ngx_int_t ngx_http_webhook_api_internal_error(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_api_too_large(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_api_secret(ngx_http_request_t *r,
@@ -241,9 +240,6 @@ static ngx_uint_t ngx_http_webhook_in_blocked(in_addr_t addr);
 
 static ngx_str_t  ngx_http_webhook_api_allow = ngx_string("Allow");
 static ngx_str_t  ngx_http_webhook_api_location = ngx_string("Location");
-static ngx_str_t  ngx_http_webhook_api_retry_after =
-    ngx_string("Retry-After");
-static ngx_str_t  ngx_http_webhook_api_retry_after_value = ngx_string("1");
 
 static ngx_str_t  ngx_http_webhook_api_allow_collection =
     ngx_string("GET, HEAD, POST");
@@ -501,12 +497,12 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
     if (wlcf->api_store == NULL || wlcf->tenant == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "webhook_api location without a zone or a tenant");
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_webhook_api_ctx_t));
     if (ctx == NULL) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     n = sizeof(ngx_http_webhook_api_profiles)
@@ -519,7 +515,7 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_webhook_module);
 
     if (ngx_http_complex_value(r, wlcf->tenant, &ctx->tenant) != NGX_OK) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (!ngx_http_webhook_json_tenant_valid(&ctx->tenant)) {
@@ -544,7 +540,7 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
                                              ctx->allow)
             != NGX_OK)
         {
-            return ngx_http_webhook_api_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         return ngx_http_webhook_json_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -805,7 +801,7 @@ ngx_http_webhook_api_attempts(ngx_http_request_t *r,
                        sizeof(ngx_http_webhook_attempt_t))
         != NGX_OK)
     {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     rc = ngx_http_webhook_store_attempts(ctx->wlcf->api_store, &ctx->tenant,
@@ -830,7 +826,7 @@ ngx_http_webhook_api_attempts(ngx_http_request_t *r,
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = ngx_cpymem(body, "{\"attempts\":[", sizeof("{\"attempts\":[") - 1);
@@ -897,7 +893,7 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     rc = ngx_http_webhook_api_arg(r, "limit", &value);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (profile->limits) {
@@ -935,7 +931,7 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     rc = ngx_http_webhook_api_arg(r, "skip", &value);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (rc == NGX_OK) {
@@ -955,7 +951,7 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     rc = ngx_http_webhook_api_arg(r, "sort", &value);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (rc == NGX_OK) {
@@ -999,7 +995,7 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     rc = ngx_http_webhook_api_arg(r, "action", &value);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (rc == NGX_OK) {
@@ -1009,7 +1005,7 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     if (ngx_array_init(&subs, r->pool, 8, sizeof(ngx_http_webhook_sub_t))
         != NGX_OK)
     {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     total = 0;
@@ -1221,7 +1217,7 @@ ngx_http_webhook_api_body(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     /*
@@ -1234,7 +1230,7 @@ ngx_http_webhook_api_body(ngx_http_request_t *r)
     rc = ngx_http_webhook_json_parse(r->pool, &text, &json);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (rc == NGX_DECLINED) {
@@ -1261,7 +1257,7 @@ ngx_http_webhook_api_body(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (ctx->op == NGX_HTTP_WEBHOOK_API_MODIFY && ctx->mask == 0) {
@@ -1866,14 +1862,14 @@ ngx_http_webhook_api_done(ngx_http_request_t *r, ngx_int_t rc)
 
         location = ngx_palloc(r->pool, sizeof(ngx_str_t));
         if (location == NULL) {
-            return ngx_http_webhook_api_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         location->len = ctx->prefix.len + 1 + ctx->out.id.len;
 
         location->data = ngx_pnalloc(r->pool, location->len);
         if (location->data == NULL) {
-            return ngx_http_webhook_api_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         p = ngx_cpymem(location->data, ctx->prefix.data, ctx->prefix.len);
@@ -1885,7 +1881,7 @@ ngx_http_webhook_api_done(ngx_http_request_t *r, ngx_int_t rc)
                                              location)
             != NGX_OK)
         {
-            return ngx_http_webhook_api_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         return ngx_http_webhook_api_send_sub(r, ctx, NGX_HTTP_CREATED,
@@ -1964,7 +1960,7 @@ ngx_http_webhook_api_accepted(ngx_http_request_t *r,
                                 + ngx_http_webhook_json_escape_len(id)
                                 + NGX_INT_T_LEN);
     if (body == NULL) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = ngx_cpymem(body, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
@@ -2017,42 +2013,9 @@ ngx_http_webhook_api_store_error(ngx_http_request_t *r, ngx_int_t rc)
                                            "the organization has reached "
                                            "its subscription limit", NULL);
 
-    case NGX_HTTP_WEBHOOK_STORE_FULL:
-        return ngx_http_webhook_json_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
-                                           "zone_full",
-                                           "the webhook zone is full", NULL);
-
-    case NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE:
-        if (ngx_http_webhook_json_add_header(r,
-                                    &ngx_http_webhook_api_retry_after,
-                                    &ngx_http_webhook_api_retry_after_value)
-            != NGX_OK)
-        {
-            return ngx_http_webhook_api_internal_error(r);
-        }
-
-        return ngx_http_webhook_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
-                                           "the webhook state is not "
-                                           "writable now, retry later", NULL);
-
     default:
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "webhook api: store failed: %i", rc);
-
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_store_error(r, rc);
     }
-}
-
-
-/* our own failures (no memory, no randomness) get a JSON 500 too */
-
-static ngx_int_t
-ngx_http_webhook_api_internal_error(ngx_http_request_t *r)
-{
-    return ngx_http_webhook_json_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "internal_error", "internal error",
-                                       NULL);
 }
 
 
@@ -2065,7 +2028,7 @@ ngx_http_webhook_api_too_large(ngx_http_request_t *r,
     message = ngx_pnalloc(r->pool, sizeof("the request body is larger than "
                                           " bytes") + NGX_SIZE_T_LEN);
     if (message == NULL) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = ngx_sprintf(message, "the request body is larger than %uz bytes",
@@ -2164,7 +2127,7 @@ ngx_http_webhook_api_send_sub(ngx_http_request_t *r,
 
     body = ngx_pnalloc(r->pool, ngx_http_webhook_api_sub_len(ctx, sub, 0));
     if (body == NULL) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = ngx_http_webhook_api_sub_write(body, ctx, sub, 0);
@@ -2195,7 +2158,7 @@ ngx_http_webhook_api_send_list(ngx_http_request_t *r,
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
-        return ngx_http_webhook_api_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = body;

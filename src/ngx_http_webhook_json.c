@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_webhook_json.h"
+#include "ngx_http_webhook_store.h"
 
 
 /* 9999-12-31T23:59:59.999Z: the year keeps its four digits */
@@ -740,6 +741,51 @@ ngx_http_webhook_json_resume(ngx_http_request_t *r, ngx_int_t rc,
     }
 
     ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_store_error(ngx_http_request_t *r, ngx_int_t rc)
+{
+    static ngx_str_t  retry_after = ngx_string("Retry-After");
+    static ngx_str_t  one = ngx_string("1");
+
+    switch (rc) {
+
+    case NGX_HTTP_WEBHOOK_STORE_FULL:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                           "zone_full",
+                                           "the webhook zone is full", NULL);
+
+    case NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE:
+        if (ngx_http_webhook_json_add_header(r, &retry_after, &one)
+            != NGX_OK)
+        {
+            return ngx_http_webhook_json_internal_error(r);
+        }
+
+        return ngx_http_webhook_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "unavailable",
+                                           "the webhook state is not "
+                                           "writable now, retry later", NULL);
+
+    default:
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "webhook: store failed: %i", rc);
+
+        return ngx_http_webhook_json_internal_error(r);
+    }
+}
+
+
+/* our own failures (no memory, no randomness) get a JSON 500 too */
+
+ngx_int_t
+ngx_http_webhook_json_internal_error(ngx_http_request_t *r)
+{
+    return ngx_http_webhook_json_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "internal_error", "internal error",
+                                       NULL);
 }
 
 

@@ -103,6 +103,14 @@ ngx_int_t ngx_http_webhook_json_held(ngx_http_request_t *r, ngx_int_t rc,
 void ngx_http_webhook_json_resume(ngx_http_request_t *r, ngx_int_t rc,
     ngx_http_webhook_json_done_pt done);
 
+/*
+ * The answers every part gives for a store failure it has no word of its
+ * own for: 507 zone_full, 503 unavailable with Retry-After, else 500.
+ */
+ngx_int_t ngx_http_webhook_json_store_error(ngx_http_request_t *r,
+    ngx_int_t rc);
+ngx_int_t ngx_http_webhook_json_internal_error(ngx_http_request_t *r);
+
 ngx_int_t ngx_http_webhook_json_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 

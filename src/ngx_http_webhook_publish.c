@@ -99,10 +99,6 @@ static ngx_int_t ngx_http_webhook_publish_write(ngx_http_request_t *r,
 static void ngx_http_webhook_publish_store_handler(void *data, ngx_int_t rc);
 static ngx_int_t ngx_http_webhook_publish_done(ngx_http_request_t *r,
     ngx_int_t rc);
-static ngx_int_t ngx_http_webhook_publish_store_error(ngx_http_request_t *r,
-    ngx_int_t rc);
-static ngx_int_t ngx_http_webhook_publish_internal_error(
-    ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_publish_too_large(ngx_http_request_t *r,
     ngx_http_webhook_publish_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_publish_variable(ngx_http_request_t *r,
@@ -113,10 +109,6 @@ static ngx_int_t ngx_http_webhook_publish_event_id(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_http_webhook_publish_allow = ngx_string("Allow");
 static ngx_str_t  ngx_http_webhook_publish_allow_value = ngx_string("POST");
-static ngx_str_t  ngx_http_webhook_publish_retry_after =
-    ngx_string("Retry-After");
-static ngx_str_t  ngx_http_webhook_publish_retry_after_value =
-    ngx_string("1");
 static ngx_str_t  ngx_http_webhook_publish_null = ngx_string("null");
 
 
@@ -179,12 +171,12 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
     if (wlcf->publish_store == NULL || wlcf->tenant == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "webhook_publish location without a zone or a tenant");
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_webhook_publish_ctx_t));
     if (ctx == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     ctx->wlcf = wlcf;
@@ -192,7 +184,7 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_webhook_module);
 
     if (ngx_http_complex_value(r, wlcf->tenant, &tenant) != NGX_OK) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     /* as an auth module would, before the method is looked at */
@@ -215,7 +207,7 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
                                     &ngx_http_webhook_publish_allow_value)
             != NGX_OK)
         {
-            return ngx_http_webhook_publish_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         return ngx_http_webhook_json_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -241,7 +233,7 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
     rc = ngx_http_webhook_store_writable(wlcf->publish_store);
 
     if (rc != NGX_OK) {
-        return ngx_http_webhook_publish_store_error(r, rc);
+        return ngx_http_webhook_json_store_error(r, rc);
     }
 
     max = wlcf->max_body_size;
@@ -299,7 +291,7 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     last = text.data + text.len;
@@ -329,7 +321,7 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
     if (ngx_strnstr(text.data, "\\u0000", text.len)) {
         copy.data = ngx_pnalloc(r->pool, text.len + 1);
         if (copy.data == NULL) {
-            return ngx_http_webhook_publish_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         ngx_memcpy(copy.data, text.data, text.len + 1);
@@ -340,7 +332,7 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
     rc = ngx_http_webhook_json_parse(r->pool, &copy, &json);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     if (rc == NGX_DECLINED) {
@@ -375,19 +367,19 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
     ctx->events = ngx_pcalloc(r->pool,
                               ctx->n * sizeof(ngx_http_webhook_event_t));
     if (ctx->events == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     ctx->raw = ngx_pcalloc(r->pool,
                            ctx->n * sizeof(ngx_http_webhook_publish_raw_t));
     if (ctx->raw == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     ctx->results = ngx_pcalloc(r->pool,
                                ctx->n * sizeof(ngx_http_webhook_published_t));
     if (ctx->results == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     /* the text is one strict JSON value: p is at its first byte */
@@ -430,14 +422,14 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
         }
 
         if (rc != NGX_OK) {
-            return ngx_http_webhook_publish_internal_error(r);
+            return ngx_http_webhook_json_internal_error(r);
         }
 
         p = ngx_http_webhook_json_space(p, last);
     }
 
     if (ngx_http_webhook_publish_payloads(r, ctx) != NGX_OK) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     return ngx_http_webhook_publish_write(r, ctx);
@@ -448,7 +440,7 @@ mismatch:
                   "webhook publish: the JSON scanner and cJSON disagree "
                   "at byte %z", p - text.data);
 
-    return ngx_http_webhook_publish_internal_error(r);
+    return ngx_http_webhook_json_internal_error(r);
 }
 
 
@@ -770,7 +762,7 @@ ngx_http_webhook_publish_send_invalid(ngx_http_request_t *r,
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = ngx_cpymem(body, "{\"error\":\"validation_failed\",\"message\":\"",
@@ -940,7 +932,7 @@ ngx_http_webhook_publish_done(ngx_http_request_t *r, ngx_int_t rc)
     ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
 
     if (rc != NGX_OK) {
-        return ngx_http_webhook_publish_store_error(r, rc);
+        return ngx_http_webhook_json_store_error(r, rc);
     }
 
     ngx_http_webhook_deliver_wake((ngx_cycle_t *) ngx_cycle,
@@ -965,7 +957,7 @@ ngx_http_webhook_publish_done(ngx_http_request_t *r, ngx_int_t rc)
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = body;
@@ -993,48 +985,6 @@ ngx_http_webhook_publish_done(ngx_http_request_t *r, ngx_int_t rc)
 
 
 static ngx_int_t
-ngx_http_webhook_publish_store_error(ngx_http_request_t *r, ngx_int_t rc)
-{
-    switch (rc) {
-
-    case NGX_HTTP_WEBHOOK_STORE_FULL:
-        return ngx_http_webhook_json_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
-                                           "zone_full",
-                                           "the webhook zone is full", NULL);
-
-    case NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE:
-        if (ngx_http_webhook_json_add_header(r,
-                                &ngx_http_webhook_publish_retry_after,
-                                &ngx_http_webhook_publish_retry_after_value)
-            != NGX_OK)
-        {
-            return ngx_http_webhook_publish_internal_error(r);
-        }
-
-        return ngx_http_webhook_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "unavailable",
-                                           "the webhook state is not "
-                                           "writable now, retry later", NULL);
-
-    default:
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "webhook publish: store failed: %i", rc);
-
-        return ngx_http_webhook_publish_internal_error(r);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_webhook_publish_internal_error(ngx_http_request_t *r)
-{
-    return ngx_http_webhook_json_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "internal_error", "internal error",
-                                       NULL);
-}
-
-
-static ngx_int_t
 ngx_http_webhook_publish_too_large(ngx_http_request_t *r,
     ngx_http_webhook_publish_ctx_t *ctx)
 {
@@ -1043,7 +993,7 @@ ngx_http_webhook_publish_too_large(ngx_http_request_t *r,
     message = ngx_pnalloc(r->pool, sizeof("the request body is larger than "
                                           " bytes") + NGX_SIZE_T_LEN);
     if (message == NULL) {
-        return ngx_http_webhook_publish_internal_error(r);
+        return ngx_http_webhook_json_internal_error(r);
     }
 
     p = ngx_sprintf(message, "the request body is larger than %uz bytes",
