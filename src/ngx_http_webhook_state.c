@@ -1196,6 +1196,7 @@ ngx_http_webhook_state_replay(ngx_http_webhook_state_load_t *ld, uint64_t seq,
     info->generation = ld->generation;
     info->seq = ngx_max(ld->seq, ld->snapshot_seq);
     info->journal_size = ld->journal_size;
+    info->snapshot_time = ngx_file_mtime(&ld->snapshot_info);
 
     full = (seq == 0);
 

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t                    seq;              /* last applied */
     ngx_uint_t                  records;
     off_t                       journal_size;     /* bytes left in segments */
+    time_t                      snapshot_time;    /* 0: no snapshot */
 } ngx_http_webhook_state_info_t;
 
 

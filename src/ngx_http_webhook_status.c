@@ -17,7 +17,7 @@
 #define NGX_HTTP_WEBHOOK_STATUS_NUM_LEN  NGX_INT64_LEN
 
 /* sample lines of the Prometheus text, each with its "# TYPE" line */
-#define NGX_HTTP_WEBHOOK_STATUS_METRICS  12
+#define NGX_HTTP_WEBHOOK_STATUS_METRICS  17
 
 
 static ngx_int_t ngx_http_webhook_status_json(ngx_http_request_t *r,
@@ -84,13 +84,16 @@ ngx_http_webhook_status_json(ngx_http_request_t *r, ngx_str_t *zone,
     size_t   len;
 
     len = sizeof("{\"zone\":\"\",\"subscriptions\":,\"events\":,"
-                 "\"deliveries\":{\"queued\":,\"in_flight\":,\"failed\":},"
+                 "\"deliveries\":{\"queued\":,\"in_flight\":,\"failed\":,"
+                 "\"succeeded\":},"
+                 "\"attempts\":{\"total\":,\"retries\":,\"given_up\":},"
                  "\"oldest_due_age_ms\":,"
                  "\"zone_bytes\":{\"used\":,\"free\":},"
-                 "\"journal\":{\"bytes\":,\"seq\":,\"generation\":},"
+                 "\"journal\":{\"bytes\":,\"seq\":,\"generation\":,"
+                 "\"last_snapshot\":},"
                  "\"writable\":false}") - 1
           + ngx_http_webhook_json_escape_len(zone)
-          + 11 * NGX_HTTP_WEBHOOK_STATUS_NUM_LEN;
+          + 16 * NGX_HTTP_WEBHOOK_STATUS_NUM_LEN;
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
@@ -102,15 +105,28 @@ ngx_http_webhook_status_json(ngx_http_request_t *r, ngx_str_t *zone,
 
     p = ngx_sprintf(p, "\",\"subscriptions\":%ui,\"events\":%ui,"
                     "\"deliveries\":{\"queued\":%ui,\"in_flight\":%ui,"
-                    "\"failed\":%ui},\"oldest_due_age_ms\":%M,"
+                    "\"failed\":%ui,\"succeeded\":%uL},"
+                    "\"attempts\":{\"total\":%uL,\"retries\":%uL,"
+                    "\"given_up\":%uL},\"oldest_due_age_ms\":%M,"
                     "\"zone_bytes\":{\"used\":%uz,\"free\":%uz},"
                     "\"journal\":{\"bytes\":%O,\"seq\":%uL,"
-                    "\"generation\":%uL},\"writable\":%s}",
+                    "\"generation\":%uL,\"last_snapshot\":",
                     st->subscriptions, st->events, st->queued,
-                    st->in_flight, st->failed, st->oldest_due_age,
-                    st->zone_used, st->zone_free, st->journal_bytes,
-                    st->seq, st->generation,
-                    st->writable ? "true" : "false");
+                    st->in_flight, st->failed, st->delivered,
+                    st->attempts, st->retries, st->given_up,
+                    st->oldest_due_age, st->zone_used, st->zone_free,
+                    st->journal_bytes, st->seq, st->generation);
+
+    /* seconds since the epoch, null before the first snapshot */
+
+    if (st->snapshot_time) {
+        p = ngx_sprintf(p, "%T", st->snapshot_time);
+
+    } else {
+        p = ngx_cpymem(p, "null", sizeof("null") - 1);
+    }
+
+    p = ngx_sprintf(p, "},\"writable\":%s}", st->writable ? "true" : "false");
 
     return ngx_http_webhook_json_send(r, NGX_HTTP_OK, body, p - body);
 }
@@ -128,7 +144,8 @@ ngx_http_webhook_status_prometheus(ngx_http_request_t *r, ngx_str_t *zone,
      * sample), the longest labels, the zone and a number: room to spare
      */
     len = NGX_HTTP_WEBHOOK_STATUS_METRICS
-          * (2 * (sizeof("# TYPE webhook_journal_generation counter\n") - 1)
+          * (2 * (sizeof("# TYPE webhook_last_snapshot_timestamp_seconds "
+                          "gauge\n") - 1)
              + sizeof("{zone=\"\",state=\"in_flight\"} \n") - 1
              + ngx_http_webhook_json_escape_len(zone)
              + NGX_HTTP_WEBHOOK_STATUS_NUM_LEN);
@@ -154,6 +171,17 @@ ngx_http_webhook_status_prometheus(ngx_http_request_t *r, ngx_str_t *zone,
     p = ngx_http_webhook_status_metric(p, "deliveries", NULL, zone,
                                        "failed", st->failed);
 
+    /* counters since the zone began */
+
+    p = ngx_http_webhook_status_metric(p, "delivered_total", "counter", zone,
+                                       NULL, st->delivered);
+    p = ngx_http_webhook_status_metric(p, "attempts_total", "counter", zone,
+                                       NULL, st->attempts);
+    p = ngx_http_webhook_status_metric(p, "retries_total", "counter", zone,
+                                       NULL, st->retries);
+    p = ngx_http_webhook_status_metric(p, "given_up_total", "counter", zone,
+                                       NULL, st->given_up);
+
     p = ngx_http_webhook_status_metric(p, "oldest_due_age_ms", "gauge", zone,
                                        NULL, st->oldest_due_age);
     p = ngx_http_webhook_status_metric(p, "zone_used_bytes", "gauge", zone,
@@ -166,6 +194,9 @@ ngx_http_webhook_status_prometheus(ngx_http_request_t *r, ngx_str_t *zone,
                                        NULL, st->seq);
     p = ngx_http_webhook_status_metric(p, "journal_generation", "counter",
                                        zone, NULL, st->generation);
+    p = ngx_http_webhook_status_metric(p, "last_snapshot_timestamp_seconds",
+                                       "gauge", zone, NULL,
+                                       (uint64_t) st->snapshot_time);
     p = ngx_http_webhook_status_metric(p, "writable", "gauge", zone, NULL,
                                        st->writable);
 

@@ -173,6 +173,13 @@ typedef struct {
     uint64_t                        seq;
     off_t                           journal_size;
     ngx_pid_t                       snapshot_pid;    /* 0: none running */
+    time_t                          snapshot_time;   /* the last written */
+
+    /* counted by this zone since it began, for webhook_status */
+    uint64_t                        delivered;
+    uint64_t                        attempts;
+    uint64_t                        retries;
+    uint64_t                        given_up;
 
     ngx_uint_t                      writable;
 
@@ -503,6 +510,7 @@ ngx_http_webhook_store_load(ngx_http_webhook_store_t *store,
     store->sh->seq = info.seq;
     store->sh->writable = writable;
     store->sh->journal_size = 0;
+    store->sh->snapshot_time = info.snapshot_time;
 
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                   "webhook zone \"%V\": %ui subscriptions loaded from \"%V\"%s",
@@ -527,6 +535,10 @@ ngx_http_webhook_store_load(ngx_http_webhook_store_t *store,
                                                store->sh->generation,
                                                store->sh->seq, cycle->log);
     ngx_free(buf);
+
+    if (rc == NGX_OK) {
+        store->sh->snapshot_time = ngx_time();
+    }
 
     return rc;
 }
@@ -791,6 +803,11 @@ ngx_http_webhook_store_stats(ngx_http_webhook_store_t *store,
     out->seq = sh->seq;
     out->generation = sh->generation;
     out->writable = sh->writable ? 1 : 0;
+    out->delivered = sh->delivered;
+    out->attempts = sh->attempts;
+    out->retries = sh->retries;
+    out->given_up = sh->given_up;
+    out->snapshot_time = sh->snapshot_time;
 
     total = store->shpool->end - store->shpool->start;
     out->zone_free = store->shpool->pfree * ngx_pagesize;
@@ -2371,6 +2388,10 @@ ngx_http_webhook_store_snapshot_done(void *data, ngx_int_t rc)
         store->sh->snapshot_pid = 0;
     }
 
+    if (rc == NGX_OK) {
+        store->sh->snapshot_time = ngx_time();
+    }
+
     ngx_shmtx_unlock(&store->shpool->mutex);
 }
 
@@ -3731,6 +3752,18 @@ ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
     }
 
 record:
+
+    store->sh->attempts++;
+
+    if (rec.state == NGX_HTTP_WEBHOOK_DELIVERY_DELIVERED) {
+        store->sh->delivered++;
+
+    } else if (rec.state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING) {
+        store->sh->retries++;
+
+    } else {
+        store->sh->given_up++;
+    }
 
     ngx_http_webhook_outcome_record(store, d, sub, &rec, log);
 

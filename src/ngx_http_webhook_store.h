@@ -309,6 +309,11 @@ typedef struct {
     ngx_uint_t                  in_flight;        /* claimed, lease alive */
     ngx_uint_t                  failed;           /* kept for failed_keep */
     ngx_msec_t                  oldest_due_age;   /* 0: none due */
+    uint64_t                    delivered;        /* since the zone began */
+    uint64_t                    attempts;
+    uint64_t                    retries;
+    uint64_t                    given_up;
+    time_t                      snapshot_time;    /* 0: none yet */
     size_t                      zone_used;
     size_t                      zone_free;
     off_t                       journal_bytes;

@@ -27,6 +27,7 @@ webhook_setup(
     webhook_zone  zone=q:1m state=$TEST_NGINX_STATE_DIR fsync=off;
     webhook_zone  zone=f:1m state=$TEST_NGINX_STATE_DIR-f fsync=off;
     webhook_zone  zone=s:1m;
+    webhook_zone  zone=k:1m;
 _EOC_
     config => <<'_EOC_',
     webhook_allow_private   on;
@@ -44,6 +45,16 @@ _EOC_
     location = /f/events { webhook_publish zone=f; }
     location /s/hooks    { webhook_api zone=s; }
     location = /s/events { webhook_publish zone=s; }
+    location = /status/k { webhook_status zone=k; }
+    location /k/hooks    { webhook_api zone=k; }
+    location = /k/events { webhook_publish zone=k; }
+
+    location = /_k {
+        internal;
+        webhook_deliver  zone=k;
+        webhook_retry    1h;
+        proxy_pass       $webhook_upstream_url;
+    }
 
     location = /_q {
         internal;
@@ -74,6 +85,14 @@ _EOC_
     location = /r503 {
         return 503;
     }
+
+    location = /r204 {
+        return 204;
+    }
+
+    location = /r410 {
+        return 410;
+    }
 _EOC_
     more_headers => "Content-Type: application/json\n",
 );
@@ -99,20 +118,21 @@ sub hook {
 }
 
 our $Z = qr/"zone_bytes":\{"used":[1-9]\d*,"free":[1-9]\d*\}/;
-our $J = qr/"journal":\{"bytes":\d+,"seq":\d+,"generation":\d+\}/;
+our $J = qr/"journal":\{"bytes":\d+,"seq":\d+,"generation":\d+,"last_snapshot":(?:null|[1-9]\d{9})\}/;
+our $A0 = qr/"attempts":\{"total":0,"retries":0,"given_up":0\}/;
 
 run_tests();
 
 __DATA__
 
-=== TEST 1: an empty zone: nothing counted, the slab pool and journal measured, writable
+=== TEST 1: an empty zone: nothing counted, the slab pool measured, no snapshot yet, writable
 --- request
 GET /status/q
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
 --- response_body_like eval
-qr/^\{"zone":"q","subscriptions":0,"events":0,"deliveries":\{"queued":0,"in_flight":0,"failed":0\},"oldest_due_age_ms":0,$main::Z,$main::J,"writable":true\}$/
+qr/^\{"zone":"q","subscriptions":0,"events":0,"deliveries":\{"queued":0,"in_flight":0,"failed":0,"succeeded":0\},$main::A0,"oldest_due_age_ms":0,$main::Z,"journal":\{"bytes":0,"seq":0,"generation":0,"last_snapshot":null\},"writable":true\}$/
 --- no_error_log
 [alert]
 
@@ -142,7 +162,7 @@ qr/^\{"zone":"q","subscriptions":0,"events":0,"deliveries":\{"queued":0,"in_flig
 
 
 
-=== TEST 4: after a 503, retried in an hour: queued, none due; after its last retry: failed
+=== TEST 4: after a 503, retried in an hour: queued, none due; after its last retry: failed; the restart that loaded the journal wrote a snapshot
 --- before
 sleep 4;
 --- request eval
@@ -150,8 +170,8 @@ sleep 4;
 --- error_code eval
 [200, 200]
 --- response_body_like eval
-[qr/^\{"zone":"q","subscriptions":2,"events":1,"deliveries":\{"queued":2,"in_flight":0,"failed":0\},"oldest_due_age_ms":0,$main::Z,$main::J,"writable":true\}$/,
- qr/^\{"zone":"f","subscriptions":1,"events":1,"deliveries":\{"queued":0,"in_flight":0,"failed":1\},"oldest_due_age_ms":0,$main::Z,$main::J,"writable":true\}$/]
+[qr/^\{"zone":"q","subscriptions":2,"events":1,"deliveries":\{"queued":2,"in_flight":0,"failed":0,"succeeded":0\},"attempts":\{[^}]*\},"oldest_due_age_ms":0,$main::Z,"journal":\{"bytes":\d+,"seq":\d+,"generation":[1-9]\d*,"last_snapshot":(\d+)\},"writable":true\}$(??{ abs($^N - time) <= 60 ? "" : "(*FAIL)" })/,
+ qr/^\{"zone":"f","subscriptions":1,"events":1,"deliveries":\{"queued":0,"in_flight":0,"failed":1,"succeeded":0\},"attempts":\{[^}]*\},"oldest_due_age_ms":0,$main::Z,$main::J,"writable":true\}$/]
 --- no_error_log
 [alert]
 
@@ -172,6 +192,14 @@ webhook_events\{zone="f"\} 1
 webhook_deliveries\{zone="f",state="queued"\} 0
 webhook_deliveries\{zone="f",state="in_flight"\} 0
 webhook_deliveries\{zone="f",state="failed"\} 1
+# TYPE webhook_delivered_total counter
+webhook_delivered_total\{zone="f"\} 0
+# TYPE webhook_attempts_total counter
+webhook_attempts_total\{zone="f"\} \d+
+# TYPE webhook_retries_total counter
+webhook_retries_total\{zone="f"\} \d+
+# TYPE webhook_given_up_total counter
+webhook_given_up_total\{zone="f"\} \d+
 # TYPE webhook_oldest_due_age_ms gauge
 webhook_oldest_due_age_ms\{zone="f"\} 0
 # TYPE webhook_zone_used_bytes gauge
@@ -184,6 +212,8 @@ webhook_journal_bytes\{zone="f"\} \d+
 webhook_journal_seq\{zone="f"\} \d+
 # TYPE webhook_journal_generation counter
 webhook_journal_generation\{zone="f"\} \d+
+# TYPE webhook_last_snapshot_timestamp_seconds gauge
+webhook_last_snapshot_timestamp_seconds\{zone="f"\} [1-9]\d{9}
 # TYPE webhook_writable gauge
 webhook_writable\{zone="f"\} 1
 \z/
@@ -222,4 +252,22 @@ Allow: GET, HEAD
 [201, 202, 202, 504, 200]
 --- response_body_like eval
 [qr/"action"/, qr/"deliveries":1\}$/, qr/"deliveries":1\}$/, qr/./,
- qr/^\{"zone":"s","subscriptions":1,"events":2,"deliveries":\{"queued":1,"in_flight":1,"failed":0\},"oldest_due_age_ms":[1-9]\d*,$main::Z,"journal":\{"bytes":0,"seq":0,"generation":0\},"writable":true\}$/]
+ qr/^\{"zone":"s","subscriptions":1,"events":2,"deliveries":\{"queued":1,"in_flight":1,"failed":0,"succeeded":0\},$main::A0,"oldest_due_age_ms":[1-9]\d*,$main::Z,"journal":\{"bytes":0,"seq":0,"generation":0,"last_snapshot":null\},"writable":true\}$/]
+
+
+
+=== TEST 9: counters since the zone began: one delivered, one retried, one given up (410)
+--- request eval
+[main::hook("k", undef, "/r204"),
+ main::hook("k", undef, "/r503"),
+ main::hook("k", undef, "/r410"),
+ "POST /k/events\n{\"action\":\"event.created\"}",
+ "GET /wait",
+ "GET /status/k",
+ "GET /status/k?format=prometheus"]
+--- error_code eval
+[201, 201, 201, 202, 504, 200, 200]
+--- response_body_like eval
+[qr/"action"/, qr/"action"/, qr/"action"/, qr/"deliveries":3\}$/, qr/./,
+ qr/^\{"zone":"k","subscriptions":3,"events":1,"deliveries":\{"queued":1,"in_flight":0,"failed":1,"succeeded":1\},"attempts":\{"total":3,"retries":1,"given_up":1\},"oldest_due_age_ms":0,/,
+ qr/^webhook_delivered_total\{zone="k"\} 1\n.*^webhook_attempts_total\{zone="k"\} 3\n.*^webhook_retries_total\{zone="k"\} 1\n.*^webhook_given_up_total\{zone="k"\} 1$/ms]
