@@ -390,6 +390,8 @@ sub main_test {
     like($b, qr/"subscriptions":1\b/, 'provider: one subscription');
     like($b, qr/"queued":0,"in_flight":0,"failed":0/,
          'provider: nothing queued, in flight or failed') or diag($b);
+    like($b, qr/"succeeded":[1-9]\d*\},"attempts":\{"total":[1-9]/,
+         'provider: deliveries and attempts counted') or diag($b);
     like($b, qr/"writable":true/, 'provider: the state is writable');
 
     ($st, $h, $b) = http_request($api, 'GET', '/status?format=prometheus');
