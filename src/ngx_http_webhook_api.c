@@ -121,6 +121,8 @@ typedef struct {
     char                                *limit_message;
     ngx_uint_t                           sort_object; /* sort={key: 1|-1} */
     ngx_uint_t                           descending;  /* with no sort */
+    ngx_uint_t                           put_merges;  /* PUT as PATCH: no
+                                                         field required */
 } ngx_http_webhook_api_profile_t;
 
 
@@ -308,8 +310,10 @@ static ngx_http_webhook_api_key_t  ngx_http_webhook_api_default_keys[] = {
 
 /*
  * Screver: its create example's keys, in its order.  Its list example
- * shows each secret, but the store never lists secrets: list items omit
- * it, as the default profile's do.  "enabled" is taken so that a
+ * shows each secret, and so do its list items here: a tenant sees only
+ * its own subscriptions, whose secrets create and get show it anyway.
+ * Its update marks type and url "Required: No": its PUT changes only the
+ * fields given, as PATCH does.  "enabled" is taken so that a
  * subscription disabled by failures can be enabled again.
  */
 static ngx_http_webhook_api_alias_t  ngx_http_webhook_api_screver_aliases[] = {
@@ -326,8 +330,7 @@ static ngx_http_webhook_api_key_t  ngx_http_webhook_api_screver_keys[] = {
     { ngx_string("\"type\":"), NGX_HTTP_WEBHOOK_API_V_ACTION, 0 },
     { ngx_string("\"company\":"), NGX_HTTP_WEBHOOK_API_V_TENANT, 0 },
     { ngx_string("\"url\":"), NGX_HTTP_WEBHOOK_API_V_TARGET_URL, 0 },
-    { ngx_string("\"secret\":"), NGX_HTTP_WEBHOOK_API_V_SECRET,
-      NGX_HTTP_WEBHOOK_API_NOT_IN_LIST },
+    { ngx_string("\"secret\":"), NGX_HTTP_WEBHOOK_API_V_SECRET, 0 },
     { ngx_string("\"disabled_reason\":"), NGX_HTTP_WEBHOOK_API_V_REASON, 0 },
     { ngx_string("\"createdAt\":"), NGX_HTTP_WEBHOOK_API_V_CREATED, 0 },
     { ngx_string("\"updatedAt\":"), NGX_HTTP_WEBHOOK_API_V_UPDATED, 0 },
@@ -380,7 +383,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_string("total"),
       ngx_string("organization"),
       ngx_http_webhook_api_secret,
-      NULL, NULL, 0, 0 },
+      NULL, NULL, 0, 0, 0 },
 
     /* NGX_HTTP_WEBHOOK_PROFILE_VYTE2: its list is a bare array */
     { ngx_string("vyte2"),
@@ -390,7 +393,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_null_string,
       ngx_string("organization"),
       ngx_http_webhook_api_secret,
-      NULL, NULL, 0, 0 },
+      NULL, NULL, 0, 0, 0 },
 
     /* NGX_HTTP_WEBHOOK_PROFILE_SCREVER; its list example is newest first */
     { ngx_string("screver"),
@@ -402,7 +405,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_http_webhook_api_secret_uuid,
       ngx_http_webhook_api_screver_limits,
       "limit is required and must be one of 5, 10, 25, 50, 100",
-      1, 1 },
+      1, 1, 1 },
 
     /* NGX_HTTP_WEBHOOK_PROFILE_HUBPLANNER */
     { ngx_string("hubplanner"),
@@ -412,7 +415,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_null_string,
       ngx_null_string,
       ngx_http_webhook_api_secret,
-      NULL, NULL, 0, 0 }
+      NULL, NULL, 0, 0, 0 }
 };
 
 
@@ -551,6 +554,10 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "webhook api: op %ui tenant \"%V\" id \"%V\"",
                    ctx->op, &ctx->tenant, &ctx->id);
+
+    if (ctx->op == NGX_HTTP_WEBHOOK_API_REPLACE && ctx->profile->put_merges) {
+        ctx->op = NGX_HTTP_WEBHOOK_API_MODIFY;
+    }
 
     if (ctx->op == NGX_HTTP_WEBHOOK_API_CREATE
         || ctx->op == NGX_HTTP_WEBHOOK_API_REPLACE
@@ -879,6 +886,7 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     ngx_str_t                        value;
     ngx_uint_t                       total, *limit;
     ngx_array_t                      subs;
+    ngx_http_webhook_api_key_t      *key;
     ngx_http_webhook_list_query_t    q;
     ngx_http_webhook_api_profile_t  *profile;
 
@@ -889,6 +897,17 @@ ngx_http_webhook_api_list(ngx_http_request_t *r,
     q.tenant = ctx->tenant;
     q.sort = NGX_HTTP_WEBHOOK_SORT_CREATED;
     q.descending = profile->descending;
+
+    /* the store copies secrets only for a profile whose lists show them */
+
+    for (key = profile->keys; key->key.len; key++) {
+        if ((key->value == NGX_HTTP_WEBHOOK_API_V_SECRET
+             || key->value == NGX_HTTP_WEBHOOK_API_V_TOKEN)
+            && !(key->flags & NGX_HTTP_WEBHOOK_API_NOT_IN_LIST))
+        {
+            q.secrets = 1;
+        }
+    }
 
     rc = ngx_http_webhook_api_arg(r, "limit", &value);
 

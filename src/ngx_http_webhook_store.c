@@ -1100,7 +1100,7 @@ ngx_http_webhook_store_list(ngx_http_webhook_store_t *store,
 
         node = nodes[q->descending ? n - 1 - i : i];
 
-        rc = ngx_http_webhook_node_copy(node, pool, sub, 0);
+        rc = ngx_http_webhook_node_copy(node, pool, sub, q->secrets);
         if (rc != NGX_OK) {
             break;
         }

@@ -86,6 +86,7 @@ typedef struct {
     ngx_uint_t                  descending;
     ngx_uint_t                  skip;
     ngx_uint_t                  limit;            /* 0: all */
+    ngx_uint_t                  secrets;          /* with secret, token */
 } ngx_http_webhook_list_query_t;
 
 

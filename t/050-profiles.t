@@ -133,12 +133,12 @@ GET /api/v2/webhooks/{{s1}}
 
 
 
-=== TEST 9: screver: the list is {resources,total}, newest first
+=== TEST 9: screver: the list is {resources,total}, newest first, with secrets as its example has them
 --- request
 GET /api/v2/webhooks?limit=5
 --- error_code: 200
 --- response_body_like chomp
-^\{"resources":\[\{"_id":"[0-9a-f]{24}","type":"\*","company":"5d00f1e3001530581cc1ea85","url":"https://go\.screver\.com/api/v1/test-webhook3","createdAt":"[^"]+","updatedAt":"[^"]+","__v":0\},\{[^{}]*"url":"[^"]*test-webhook2",[^{}]*\},\{"_id":"{{s1}}","type":"optionSelected","company":"5d00f1e3001530581cc1ea85","url":"https://go\.screver\.com/api/v1/test-webhook","createdAt":"[^"]+","updatedAt":"[^"]+","__v":0\}\],"total":3\}$
+^\{"resources":\[\{"_id":"[0-9a-f]{24}","type":"\*","company":"5d00f1e3001530581cc1ea85","url":"https://go\.screver\.com/api/v1/test-webhook3","secret":"970808e3-52ac-4d8c-b584-5c8123a72698","createdAt":"[^"]+","updatedAt":"[^"]+","__v":0\},\{[^{}]*"url":"[^"]*test-webhook2","secret":"[0-9a-f-]{36}",[^{}]*\},\{"_id":"{{s1}}","type":"optionSelected","company":"5d00f1e3001530581cc1ea85","url":"https://go\.screver\.com/api/v1/test-webhook","secret":"[0-9a-f-]{36}","createdAt":"[^"]+","updatedAt":"[^"]+","__v":0\}\],"total":3\}$
 
 
 
