@@ -435,7 +435,7 @@ sub main_test {
 
     # (company 1's optionSelected, surveyCompleted and "*" webhooks were
     # not counted: a company's events reach only its own webhooks)
-    my @got_all = ce_wait(15, sub {
+    my @got_all = ce_wait(30, sub {
         my @r = ce_received("$Base/received");
         return @r >= 4 ? @r : ();
     });
@@ -482,7 +482,7 @@ sub main_test {
     }
 
     # the attempt log agrees
-    my $log = ce_wait(10, sub {
+    my $log = ce_wait(30, sub {
         my (undef, undef, $body) = ce_request($Api,
             evident(with_path($doc{get} =~ s/\Q$Key\E/$Key2/r,
                               "/api/v2/webhooks/$sub{all}{_id}/deliveries")));
