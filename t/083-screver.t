@@ -177,7 +177,12 @@ sub main_test {
     is($first->{createdAt}, $first->{updatedAt},
        'create: createdAt = updatedAt');
 
-    # 5. the documented update of that webhook
+    # 5. the documented update: of the document's own id, a 404; of the
+    # webhook just created, the update
+    ($st, $h, $b) = ce_request($Api, evident($doc{update}), $doc_body);
+    json_error_ok('update, the document\'s own id', $st, $h, $b, 404,
+                  'not_found');
+
     sleep 0.01;
     ($st, $h, $b) = ce_request($Api, evident($doc{update}, $first->{_id}),
                                $doc_body);
