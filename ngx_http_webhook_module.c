@@ -135,7 +135,7 @@ static ngx_command_t  ngx_http_webhook_commands[] = {
       NULL },
 
     { ngx_string("webhook_publish"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_webhook_publish,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -398,6 +398,7 @@ ngx_http_webhook_create_loc_conf(ngx_conf_t *cf)
      *     conf->events = NULL;
      *     conf->private_cidrs = NULL;
      *     conf->publish_store = NULL;
+     *     conf->publish_timeout = 0;
      *     conf->payload = NULL;
      *     conf->deliver = NULL;
      *     conf->retry = NULL;
@@ -929,8 +930,9 @@ ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                      *value, name;
+    ngx_str_t                      *value, name, s;
     ngx_uint_t                      i;
+    ngx_msec_t                      timeout;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_webhook_store_t      **sp;
     ngx_http_webhook_main_conf_t   *wmcf;
@@ -955,8 +957,31 @@ ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        /* mode=sync: how long the publisher waits, at most */
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            timeout = ngx_parse_time(&s, 0);
+            if (timeout == (ngx_msec_t) NGX_ERROR || timeout == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid timeout \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            wlcf->publish_timeout = timeout;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (wlcf->publish_timeout && wlcf->publish_sync != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"timeout\" parameter requires \"mode=sync\"");
         return NGX_CONF_ERROR;
     }
 

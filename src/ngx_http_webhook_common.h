@@ -74,6 +74,7 @@ typedef struct {
     /* webhook_publish */
     ngx_http_webhook_store_t   *publish_store;
     ngx_flag_t                  publish_sync;
+    ngx_msec_t                  publish_timeout;  /* mode=sync timeout= */
     ngx_http_complex_value_t   *payload;          /* webhook_payload */
     ngx_msec_t                  idempotency;      /* ..._idempotency_window */
     ngx_uint_t                  max_pending;      /* webhook_max_pending */

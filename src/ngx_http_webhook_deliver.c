@@ -131,11 +131,15 @@ typedef struct {
     ngx_http_connection_t              hc;
     ngx_http_post_subrequest_t         ps;
 
+    ngx_http_webhook_deliver_sync_t   *sync;      /* mode=sync: not stored,
+                                                     reported there */
+
     unsigned                           waiting:1;
     unsigned                           reported:1;
     unsigned                           timed_out:1;
     unsigned                           redirected:1;
     unsigned                           tls_failed:1;
+    unsigned                           truncated:1;  /* body cut short */
 
     u_char                             timestamp_buf[NGX_TIME_T_LEN];
     u_char                             attempt_buf[NGX_INT_T_LEN];
@@ -169,6 +173,12 @@ static void ngx_http_webhook_deliver_fail(ngx_http_webhook_deliver_ctx_t *ctx,
     ngx_uint_t error);
 static void ngx_http_webhook_deliver_report(
     ngx_http_webhook_deliver_ctx_t *ctx);
+static void ngx_http_webhook_deliver_report_sync(
+    ngx_http_webhook_deliver_ctx_t *ctx, ngx_http_webhook_outcome_t *o);
+static ngx_int_t ngx_http_webhook_deliver_copy_claim(ngx_pool_t *pool,
+    ngx_http_webhook_claim_t *dst, ngx_http_webhook_claim_t *src);
+static ngx_http_webhook_deliver_sched_t *ngx_http_webhook_deliver_sched(
+    ngx_cycle_t *cycle, ngx_http_webhook_store_t *store);
 static void ngx_http_webhook_deliver_classify(
     ngx_http_webhook_deliver_ctx_t *ctx, ngx_http_webhook_outcome_t *o);
 static ngx_msec_t ngx_http_webhook_deliver_retry_after(ngx_http_upstream_t *u,
@@ -437,6 +447,128 @@ ngx_http_webhook_deliver_wake(ngx_cycle_t *cycle,
 }
 
 
+ngx_int_t
+ngx_http_webhook_deliver_sync(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_claim_t *claim, ngx_http_webhook_deliver_sync_t *sync)
+{
+    ngx_pool_t                        *pool;
+    ngx_http_webhook_deliver_ctx_t    *ctx;
+    ngx_http_webhook_deliver_sched_t  *sched;
+
+    sched = ngx_http_webhook_deliver_sched((ngx_cycle_t *) ngx_cycle, store);
+    if (sched == NULL) {
+        return NGX_DECLINED;
+    }
+
+    pool = ngx_create_pool(NGX_HTTP_WEBHOOK_DELIVER_POOL_SIZE, &sched->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_http_webhook_deliver_ctx_t));
+    if (ctx == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    /* the delivery may outlive the publisher's request: its own copies */
+
+    if (ngx_http_webhook_deliver_copy_claim(pool, &ctx->claim, claim)
+        != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    ctx->pool = pool;
+    ctx->sched = sched;
+    ctx->sync = sync;
+
+    ctx->log = *sched->clcf->error_log;
+    ctx->log.handler = ngx_http_webhook_deliver_log_error;
+    ctx->log.data = &ctx->log_ctx;
+    ctx->log.action = "delivering a webhook";
+
+    pool->log = &ctx->log;
+
+    sched->active++;
+    ngx_queue_insert_tail(&sched->deliveries, &ctx->queue);
+
+    ngx_http_webhook_deliver_start(ctx);
+
+    return NGX_OK;
+}
+
+
+/* this process's scheduler of the webhook_deliver location of "store" */
+
+static ngx_http_webhook_deliver_sched_t *
+ngx_http_webhook_deliver_sched(ngx_cycle_t *cycle,
+    ngx_http_webhook_store_t *store)
+{
+    ngx_uint_t                      i;
+    ngx_http_webhook_deliver_t    **delivers;
+    ngx_http_webhook_main_conf_t   *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webhook_module);
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    delivers = wmcf->delivers.elts;
+
+    for (i = 0; i < wmcf->delivers.nelts; i++) {
+        if (delivers[i]->store == store && delivers[i]->sched) {
+            return delivers[i]->sched;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_webhook_deliver_copy_claim(ngx_pool_t *pool,
+    ngx_http_webhook_claim_t *dst, ngx_http_webhook_claim_t *src)
+{
+    u_char      *p;
+    ngx_str_t   *s[8 + NGX_HTTP_WEBHOOK_PREV_SECRETS];
+    ngx_uint_t   i, n;
+
+    *dst = *src;
+
+    s[0] = &dst->event_id;
+    s[1] = &dst->sub_id;
+    s[2] = &dst->tenant;
+    s[3] = &dst->action;
+    s[4] = &dst->payload;
+    s[5] = &dst->target_url;
+    s[6] = &dst->secret;
+    s[7] = &dst->token;
+
+    n = 8;
+
+    for (i = 0; i < dst->nprev && i < NGX_HTTP_WEBHOOK_PREV_SECRETS; i++) {
+        s[n++] = &dst->prev_secret[i];
+    }
+
+    for (i = 0; i < n; i++) {
+        if (s[i]->len == 0) {
+            continue;
+        }
+
+        p = ngx_pstrdup(pool, s[i]);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        s[i]->data = p;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_webhook_deliver_handler(ngx_event_t *ev)
 {
@@ -599,8 +731,11 @@ found:
 
     ctx->host = host;
 
+    /* a publisher waits for a sync delivery: it takes a slot at once */
+
     if (sched->host_concurrency == 0
-        || host->active < sched->host_concurrency)
+        || host->active < sched->host_concurrency
+        || ctx->sync)
     {
         host->active++;
         ngx_http_webhook_deliver_run(ctx);
@@ -722,6 +857,10 @@ ngx_http_webhook_deliver_run(ngx_http_webhook_deliver_ctx_t *ctx)
 
     timeout = ngx_min(timeout, sched->lease - elapsed
                                - NGX_HTTP_WEBHOOK_DELIVER_LEASE_SLACK);
+
+    if (ctx->sync && ctx->sync->timeout) {
+        timeout = ngx_min(timeout, ctx->sync->timeout);
+    }
 
     /* not cancelable: a graceful shutdown waits for the attempt */
 
@@ -1353,10 +1492,16 @@ ngx_http_webhook_deliver_report(ngx_http_webhook_deliver_ctx_t *ctx)
     level = o.success ? NGX_LOG_DEBUG : NGX_LOG_INFO;
 
     ngx_log_error(level, &ctx->log, 0,
-                  "webhook delivery %s: status %ui, error %V, %M ms",
+                  "webhook %sdelivery %s: status %ui, error %V, %M ms",
+                  ctx->sync ? "sync " : "",
                   o.success ? "succeeded" : "failed", o.status,
                   &ngx_http_webhook_deliver_error_names[o.error],
                   o.duration);
+
+    if (ctx->sync) {
+        ngx_http_webhook_deliver_report_sync(ctx, &o);
+        return;
+    }
 
     rc = ngx_http_webhook_store_complete(sched->deliver->store, &o,
                                          &sched->rcf, &ctx->log);
@@ -1370,6 +1515,57 @@ ngx_http_webhook_deliver_report(ngx_http_webhook_deliver_ctx_t *ctx)
         ngx_log_error(NGX_LOG_ERR, &ctx->log, 0,
                       "webhook delivery outcome not recorded (%i)", rc);
     }
+}
+
+
+/*
+ * A sync delivery's outcome goes to the publisher waiting for it, not to
+ * the store.  A timed out attempt is a timeout even if the receiver's
+ * status line had come.
+ */
+
+static void
+ngx_http_webhook_deliver_report_sync(ngx_http_webhook_deliver_ctx_t *ctx,
+    ngx_http_webhook_outcome_t *o)
+{
+    ngx_http_upstream_t              *u;
+    ngx_http_webhook_deliver_sync_t  *sync;
+
+    sync = ctx->sync;
+    ctx->sync = NULL;
+
+    sync->status = o->status;
+    sync->error = o->error;
+    sync->success = o->success;
+    sync->truncated = ctx->truncated;
+
+    if (ctx->timed_out) {
+        sync->error = NGX_HTTP_WEBHOOK_ERR_TIMEOUT;
+        sync->success = 0;
+
+        /* the status, if the receiver's header had come in whole */
+
+        u = ctx->subrequest ? ctx->subrequest->upstream : NULL;
+
+        if (sync->status == 0 && u && u->header_sent) {
+            sync->status = u->headers_in.status_n;
+        }
+    }
+
+    if (ctx->body.len) {
+        sync->body.data = ngx_pnalloc(sync->pool, ctx->body.len);
+
+        if (sync->body.data == NULL) {
+            sync->error = NGX_HTTP_WEBHOOK_ERR_CONNECT;
+            sync->success = 0;
+
+        } else {
+            ngx_memcpy(sync->body.data, ctx->body.data, ctx->body.len);
+            sync->body.len = ctx->body.len;
+        }
+    }
+
+    ngx_post_event(&sync->event, &ngx_posted_events);
 }
 
 
@@ -1883,6 +2079,13 @@ ngx_http_webhook_deliver_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
             ngx_memcpy(ctx->body.data + ctx->body.len, b->pos, n);
             ctx->body.len += n;
+
+            if (n < (size_t) (b->last - b->pos)) {
+                ctx->truncated = 1;
+            }
+
+        } else if (ngx_buf_size(b)) {
+            ctx->truncated = 1;
         }
 
         b->pos = b->last;

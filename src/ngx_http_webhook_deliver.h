@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_webhook_common.h"
+#include "ngx_http_webhook_store.h"     /* the claim of a sync delivery */
 
 
 /* preconfiguration: the delivery variables ($webhook_event_id, ...) */
@@ -32,6 +33,32 @@ ngx_int_t ngx_http_webhook_deliver_init_process(ngx_cycle_t *cycle,
  */
 ngx_int_t ngx_http_webhook_deliver_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+/*
+ * webhook_publish mode=sync: one attempt, made at once by this worker
+ * through the webhook_deliver location of the store, and not stored (no
+ * journal, no attempt log, no retry).  The caller fills "event" (handler,
+ * data, log) and "pool"; the outcome is set and "event" posted when the
+ * attempt ends, so "sync" must live until then.
+ */
+typedef struct {
+    ngx_event_t                 event;
+    ngx_pool_t                 *pool;      /* the body is copied there */
+    ngx_msec_t                  timeout;   /* 0: webhook_attempt_timeout */
+    ngx_uint_t                  status;    /* the subscriber's, 0: none */
+    ngx_uint_t                  error;     /* NGX_HTTP_WEBHOOK_ERR_* */
+    ngx_str_t                   body;      /* its response's first bytes */
+    unsigned                    success:1; /* a webhook_success status */
+    unsigned                    truncated:1;  /* body longer than kept */
+} ngx_http_webhook_deliver_sync_t;
+
+/*
+ * "claim" comes from ngx_http_webhook_store_match() with the event's id,
+ * action and payload set; it is copied.  NGX_DECLINED: this process runs
+ * no webhook_deliver location of "store".
+ */
+ngx_int_t ngx_http_webhook_deliver_sync(ngx_http_webhook_store_t *store,
+    ngx_http_webhook_claim_t *claim, ngx_http_webhook_deliver_sync_t *sync);
 
 /* new deliveries in "store": this worker looks for them at once */
 void ngx_http_webhook_deliver_wake(ngx_cycle_t *cycle,

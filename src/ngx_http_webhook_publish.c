@@ -69,6 +69,8 @@ typedef struct {
     ngx_http_webhook_publish_raw_t      *raw;
     ngx_http_webhook_published_t        *results;
     ngx_http_webhook_publish_conf_t      pcf;
+    ngx_http_webhook_claim_t             claim;      /* mode=sync */
+    ngx_http_webhook_deliver_sync_t     *sync;
 
     u_char                              *err;        /* a 422's message */
     char                                *err_field;
@@ -99,6 +101,14 @@ static ngx_int_t ngx_http_webhook_publish_write(ngx_http_request_t *r,
 static void ngx_http_webhook_publish_store_handler(void *data, ngx_int_t rc);
 static ngx_int_t ngx_http_webhook_publish_done(ngx_http_request_t *r,
     ngx_int_t rc);
+static ngx_int_t ngx_http_webhook_publish_sync(ngx_http_request_t *r,
+    ngx_http_webhook_publish_ctx_t *ctx);
+static void ngx_http_webhook_publish_sync_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_webhook_publish_sync_done(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_webhook_publish_sync_failed(ngx_http_request_t *r,
+    ngx_http_webhook_publish_ctx_t *ctx, ngx_uint_t status, char *code,
+    char *reason, char *message);
 static ngx_int_t ngx_http_webhook_publish_too_large(ngx_http_request_t *r,
     ngx_http_webhook_publish_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_publish_variable(ngx_http_request_t *r,
@@ -216,24 +226,14 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
                                            NULL);
     }
 
-    if (wlcf->publish_sync) {
+    /* mode=sync stores nothing: a read-only state does not stop it */
 
-        /*
-         * NOT IMPLEMENTED YET: "mode=sync" (Vello's dynamic webhook, DESIGN
-         * section 6) delivers at once and answers with the subscriber's
-         * response; it comes with the provider profiles.
-         */
+    if (wlcf->publish_sync != 1) {
+        rc = ngx_http_webhook_store_writable(wlcf->publish_store);
 
-        return ngx_http_webhook_json_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                                           "not_implemented",
-                                           "mode=sync comes with the "
-                                           "provider profiles", NULL);
-    }
-
-    rc = ngx_http_webhook_store_writable(wlcf->publish_store);
-
-    if (rc != NGX_OK) {
-        return ngx_http_webhook_json_store_error(r, rc);
+        if (rc != NGX_OK) {
+            return ngx_http_webhook_json_store_error(r, rc);
+        }
     }
 
     max = wlcf->max_body_size;
@@ -428,8 +428,20 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
         p = ngx_http_webhook_json_space(p, last);
     }
 
+    if (ctx->wlcf->publish_sync == 1 && ctx->array) {
+        return ngx_http_webhook_json_error(r,
+                                        NGX_HTTP_WEBHOOK_UNPROCESSABLE_ENTITY,
+                                        "validation_failed",
+                                        "mode=sync publishes one event, a "
+                                        "JSON object, not an array", NULL);
+    }
+
     if (ngx_http_webhook_publish_payloads(r, ctx) != NGX_OK) {
         return ngx_http_webhook_json_internal_error(r);
+    }
+
+    if (ctx->wlcf->publish_sync == 1) {
+        return ngx_http_webhook_publish_sync(r, ctx);
     }
 
     return ngx_http_webhook_publish_write(r, ctx);
@@ -981,6 +993,244 @@ ngx_http_webhook_publish_done(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     return ngx_http_webhook_json_send(r, NGX_HTTP_ACCEPTED, body, p - body);
+}
+
+
+/*
+ * mode=sync (Vello's dynamic webhook): the one enabled subscription of the
+ * tenant that matches gets the event at once, in one attempt through the
+ * zone's webhook_deliver location, signed as every delivery is; the
+ * publisher waits and gets the subscriber's answer.  Nothing is stored:
+ * no event, no delivery, no attempt log, no retry, no idempotency.
+ */
+
+static ngx_int_t
+ngx_http_webhook_publish_sync(ngx_http_request_t *r,
+    ngx_http_webhook_publish_ctx_t *ctx)
+{
+    u_char                    *p;
+    ngx_int_t                  rc;
+    ngx_uint_t                 n;
+    ngx_http_webhook_event_t  *ev;
+    u_char                     message[NGX_HTTP_WEBHOOK_PUBLISH_MESSAGE_LEN];
+
+    ev = &ctx->events[0];
+
+    rc = ngx_http_webhook_store_match(ctx->wlcf->publish_store, &ctx->tenant,
+                                      &ev->action, r->pool, &ctx->claim, &n);
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    if (n == 0) {
+        p = ngx_snprintf(message, sizeof(message) - 1,
+                         "no enabled subscription matches \"%V\"",
+                         &ev->action);
+        *p = '\0';
+
+        return ngx_http_webhook_json_error(r, NGX_HTTP_NOT_FOUND,
+                                           "no_subscription",
+                                           (char *) message, NULL);
+    }
+
+    if (n > 1) {
+        p = ngx_snprintf(message, sizeof(message) - 1,
+                         "%ui enabled subscriptions match \"%V\": "
+                         "mode=sync needs exactly one", n, &ev->action);
+        *p = '\0';
+
+        return ngx_http_webhook_json_error(r, NGX_HTTP_CONFLICT,
+                                           "multiple_subscriptions",
+                                           (char *) message, NULL);
+    }
+
+    /* the id subscribers see in webhook-id, as the store would make it */
+
+    if (ev->id.len == 0) {
+        if (ngx_http_webhook_publish_event_id(r, &ev->id) != NGX_OK) {
+            return ngx_http_webhook_json_internal_error(r);
+        }
+    }
+
+    ctx->claim.event_id = ev->id;
+    ctx->claim.action = ev->action;
+    ctx->claim.payload = ev->payload;
+
+    ctx->sync = ngx_pcalloc(r->pool, sizeof(ngx_http_webhook_deliver_sync_t));
+    if (ctx->sync == NULL) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    ctx->sync->pool = r->pool;
+    ctx->sync->timeout = ctx->wlcf->publish_timeout;
+    ctx->sync->event.handler = ngx_http_webhook_publish_sync_handler;
+    ctx->sync->event.data = r;
+    ctx->sync->event.log = r->connection->log;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "webhook publish sync: event \"%V\" %V to subscription "
+                   "%V", &ev->id, &ev->action, &ctx->claim.sub_id);
+
+    /* held as for a store write: the outcome's event resumes it */
+
+    ngx_http_webhook_json_hold(r);
+
+    rc = ngx_http_webhook_deliver_sync(ctx->wlcf->publish_store, &ctx->claim,
+                                       ctx->sync);
+
+    return ngx_http_webhook_json_held(r, rc == NGX_OK ? NGX_AGAIN : rc,
+                                      ngx_http_webhook_publish_sync_done);
+}
+
+
+static void
+ngx_http_webhook_publish_sync_handler(ngx_event_t *ev)
+{
+    ngx_http_webhook_json_resume(ev->data, NGX_OK,
+                                 ngx_http_webhook_publish_sync_done);
+}
+
+
+/*
+ * A status of webhook_success with a JSON body (or none, for 204): that
+ * status and body, as the subscriber sent them.  Anything else: 504
+ * timeout, or 502 delivery_failed with its reason.
+ */
+
+static ngx_int_t
+ngx_http_webhook_publish_sync_done(ngx_http_request_t *r, ngx_int_t rc)
+{
+    u_char                           *p, *last;
+    ngx_http_webhook_deliver_sync_t  *sync;
+    ngx_http_webhook_publish_ctx_t   *ctx;
+
+    static char  *reasons[] = {
+        "none", "blocked_address", "connect_failed", "timeout",
+        "tls_failed", "bad_status", "redirected", "disabled",
+        "pending_limit"
+    };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "webhook publish sync: no webhook_deliver location "
+                      "of zone \"%V\" runs in this process",
+                      ngx_http_webhook_store_name(ctx->wlcf->publish_store));
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    sync = ctx->sync;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "webhook publish sync done: status %ui, error %ui, "
+                   "%uz body bytes", sync->status, sync->error,
+                   sync->body.len);
+
+    if (sync->error == NGX_HTTP_WEBHOOK_ERR_TIMEOUT) {
+        return ngx_http_webhook_publish_sync_failed(r, ctx,
+                                               NGX_HTTP_GATEWAY_TIME_OUT,
+                                               "timeout", "timeout",
+                                               "the subscriber did not "
+                                               "answer in time");
+    }
+
+    if (!sync->success) {
+        return ngx_http_webhook_publish_sync_failed(r, ctx,
+                                               NGX_HTTP_BAD_GATEWAY,
+                                               "delivery_failed",
+                                               sync->error < 9
+                                               ? reasons[sync->error]
+                                               : "connect_failed",
+                                               sync->status
+                                               ? "the subscriber answered "
+                                                 "with an error status"
+                                               : "the subscriber could not "
+                                                 "be reached");
+    }
+
+    if (sync->status == NGX_HTTP_NO_CONTENT) {
+        return ngx_http_webhook_json_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
+    }
+
+    if (sync->truncated) {
+        return ngx_http_webhook_publish_sync_failed(r, ctx,
+                                               NGX_HTTP_BAD_GATEWAY,
+                                               "delivery_failed",
+                                               "response_too_large",
+                                               "the subscriber's answer is "
+                                               "longer than 4096 bytes");
+    }
+
+    p = sync->body.data;
+    last = p + sync->body.len;
+
+    p = ngx_http_webhook_json_space(p, last);
+    p = (p < last) ? ngx_http_webhook_json_value(p, last) : NULL;
+
+    if (p == NULL
+        || ngx_http_webhook_json_space(p, last) != last
+        || !ngx_http_webhook_json_utf8_valid(sync->body.data,
+                                             sync->body.len))
+    {
+        return ngx_http_webhook_publish_sync_failed(r, ctx,
+                                               NGX_HTTP_BAD_GATEWAY,
+                                               "delivery_failed",
+                                               "invalid_response",
+                                               "the subscriber's answer is "
+                                               "not JSON");
+    }
+
+    return ngx_http_webhook_json_send(r, sync->status, sync->body.data,
+                                      sync->body.len);
+}
+
+
+/*
+ * {"error":CODE,"message":MESSAGE,"reason":REASON,"status":N|null,
+ *  "event_id":ID,"subscription_id":ID}
+ */
+
+static ngx_int_t
+ngx_http_webhook_publish_sync_failed(ngx_http_request_t *r,
+    ngx_http_webhook_publish_ctx_t *ctx, ngx_uint_t status, char *code,
+    char *reason, char *message)
+{
+    size_t      len;
+    u_char     *body, *p;
+    ngx_str_t  *id;
+
+    id = &ctx->claim.event_id;
+
+    len = sizeof("{\"error\":\"\",\"message\":\"\",\"reason\":\"\","
+                 "\"status\":,\"event_id\":\"\",\"subscription_id\":\"\"}")
+          - 1 + ngx_strlen(code) + ngx_strlen(message) + ngx_strlen(reason)
+          + NGX_INT_T_LEN + ngx_http_webhook_json_escape_len(id)
+          + ctx->claim.sub_id.len;
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    p = ngx_sprintf(body, "{\"error\":\"%s\",\"message\":\"%s\","
+                    "\"reason\":\"%s\",\"status\":", code, message, reason);
+
+    if (ctx->sync->status) {
+        p = ngx_sprintf(p, "%ui", ctx->sync->status);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_cpymem(p, ",\"event_id\":\"", sizeof(",\"event_id\":\"") - 1);
+    p = ngx_http_webhook_json_escape(p, id);
+    p = ngx_sprintf(p, "\",\"subscription_id\":\"%V\"}", &ctx->claim.sub_id);
+
+    return ngx_http_webhook_json_send(r, status, body, p - body);
 }
 
 

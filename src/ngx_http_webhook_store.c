@@ -3663,6 +3663,159 @@ done:
 }
 
 
+/*
+ * Synchronous delivery (webhook_publish mode=sync): the enabled
+ * subscriptions of "tenant" that an event of "action" goes to, matched as
+ * publish() matches them.  *n is how many there are; the first is copied
+ * into "c" as a claim of no stored delivery (delivery 0, attempt 1; the
+ * event's id, action and payload are the caller's to set).  Nothing is
+ * stored or journaled.
+ */
+
+ngx_int_t
+ngx_http_webhook_store_match(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *action, ngx_pool_t *pool,
+    ngx_http_webhook_claim_t *c, ngx_uint_t *n)
+{
+    u_char                     *p, *dot;
+    u_char                      pattern[NGX_HTTP_WEBHOOK_ACTION_MAX + 2];
+    size_t                      size;
+    int64_t                     now;
+    ngx_int_t                   rc;
+    ngx_str_t                   pat;
+    ngx_uint_t                  i, k;
+    ngx_queue_t                *q;
+    ngx_http_webhook_sub_t      view;
+    ngx_http_webhook_node_t    *sub, *first;
+    ngx_http_webhook_bucket_t  *bucket;
+    ngx_http_webhook_tenant_t  *tn;
+
+    *n = 0;
+    first = NULL;
+    dot = NULL;
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&store->shpool->mutex);
+
+    tn = ngx_http_webhook_tenant_lookup(store->sh, tenant);
+    if (tn == NULL) {
+        goto done;
+    }
+
+    /* the action itself, "*", then "a.*", "a.b.*", ... */
+
+    for (k = 0; /* void */ ; k++) {
+
+        if (k == 0) {
+            pat = *action;
+
+        } else if (k == 1) {
+            pat.data = (u_char *) "*";
+            pat.len = 1;
+
+        } else {
+            p = (k == 2) ? action->data : dot + 1;
+            dot = ngx_strlchr(p, action->data + action->len, '.');
+            if (dot == NULL
+                || (size_t) (dot - action->data) + 2 > sizeof(pattern))
+            {
+                break;
+            }
+
+            pat.len = dot - action->data + 2;
+            ngx_memcpy(pattern, action->data, pat.len - 1);
+            pattern[pat.len - 1] = '*';
+            pat.data = pattern;
+        }
+
+        bucket = ngx_http_webhook_bucket_lookup(tn, pat.data, pat.len);
+        if (bucket == NULL) {
+            continue;
+        }
+
+        for (q = ngx_queue_head(&bucket->subs);
+             q != ngx_queue_sentinel(&bucket->subs);
+             q = ngx_queue_next(q))
+        {
+            sub = ngx_queue_data(q, ngx_http_webhook_node_t, bucket_queue);
+
+            if (!sub->enabled) {
+                continue;
+            }
+
+            if (first == NULL) {
+                first = sub;
+            }
+
+            (*n)++;
+        }
+    }
+
+    if (first == NULL) {
+        goto done;
+    }
+
+    ngx_http_webhook_node_view(first, &view);
+
+    size = NGX_HTTP_WEBHOOK_ID_LEN + view.tenant.len + view.target_url.len
+           + view.secret.len + view.token.len;
+
+    p = ngx_pnalloc(pool, size);
+    if (p == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    ngx_memzero(c, sizeof(ngx_http_webhook_claim_t));
+
+    c->attempt = 1;
+
+    c->sub_id.data = p;
+    c->sub_id.len = NGX_HTTP_WEBHOOK_ID_LEN;
+    p = ngx_cpymem(p, view.id.data, NGX_HTTP_WEBHOOK_ID_LEN);
+
+    c->tenant.data = p;
+    c->tenant.len = view.tenant.len;
+    p = ngx_cpymem(p, view.tenant.data, view.tenant.len);
+
+    c->target_url.data = p;
+    c->target_url.len = view.target_url.len;
+    p = ngx_cpymem(p, view.target_url.data, view.target_url.len);
+
+    c->secret.data = p;
+    c->secret.len = view.secret.len;
+    p = ngx_cpymem(p, view.secret.data, view.secret.len);
+
+    c->token.data = p;
+    c->token.len = view.token.len;
+    (void) ngx_cpymem(p, view.token.data, view.token.len);
+
+    now = ngx_http_webhook_now();
+
+    for (i = 0; i < view.nprev; i++) {
+        if (view.prev_expires[i] <= now) {
+            continue;
+        }
+
+        c->prev_secret[c->nprev].data = ngx_pstrdup(pool,
+                                                    &view.prev_secret[i]);
+        if (c->prev_secret[c->nprev].data == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        c->prev_secret[c->nprev].len = view.prev_secret[i].len;
+        c->nprev++;
+    }
+
+done:
+
+    ngx_shmtx_unlock(&store->shpool->mutex);
+
+    return rc;
+}
+
+
 ngx_int_t
 ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
     ngx_http_webhook_outcome_t *o, ngx_http_webhook_retry_conf_t *rcf,

@@ -278,6 +278,15 @@ ngx_int_t ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
     ngx_msec_t lease, ngx_pool_t *pool, ngx_http_webhook_claim_t *c,
     ngx_msec_t *wait);
 
+/*
+ * webhook_publish mode=sync: *n enabled subscriptions of "tenant" match
+ * "action" (as publish() matches them); the first is copied into "c" as a
+ * claim of no stored delivery.  Nothing is stored.
+ */
+ngx_int_t ngx_http_webhook_store_match(ngx_http_webhook_store_t *store,
+    ngx_str_t *tenant, ngx_str_t *action, ngx_pool_t *pool,
+    ngx_http_webhook_claim_t *c, ngx_uint_t *n);
+
 /* records an attempt's outcome and schedules what follows */
 ngx_int_t ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
     ngx_http_webhook_outcome_t *o, ngx_http_webhook_retry_conf_t *rcf,
