@@ -1092,9 +1092,10 @@ ngx_http_webhook_publish_sync_handler(ngx_event_t *ev)
 
 
 /*
- * A status of webhook_success with a JSON body (or none, for 204): that
- * status and body, as the subscriber sent them.  Anything else: 504
- * timeout, or 502 delivery_failed with its reason.
+ * A status of webhook_success with a JSON body, or with none: that status
+ * and body, as the subscriber sent them.  Anything else: 504 timeout, or
+ * 502 delivery_failed with its reason (a body that is not JSON, or longer
+ * than the 4 KB a delivery keeps, included).
  */
 
 static ngx_int_t
@@ -1152,10 +1153,6 @@ ngx_http_webhook_publish_sync_done(ngx_http_request_t *r, ngx_int_t rc)
                                                  "be reached");
     }
 
-    if (sync->status == NGX_HTTP_NO_CONTENT) {
-        return ngx_http_webhook_json_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
-    }
-
     if (sync->truncated) {
         return ngx_http_webhook_publish_sync_failed(r, ctx,
                                                NGX_HTTP_BAD_GATEWAY,
@@ -1169,7 +1166,14 @@ ngx_http_webhook_publish_sync_done(ngx_http_request_t *r, ngx_int_t rc)
     last = p + sync->body.len;
 
     p = ngx_http_webhook_json_space(p, last);
-    p = (p < last) ? ngx_http_webhook_json_value(p, last) : NULL;
+
+    /* no body (204, or a plain "200 OK"): the status alone */
+
+    if (p == last) {
+        return ngx_http_webhook_json_send(r, sync->status, NULL, 0);
+    }
+
+    p = ngx_http_webhook_json_value(p, last);
 
     if (p == NULL
         || ngx_http_webhook_json_space(p, last) != last
