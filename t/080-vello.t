@@ -434,6 +434,20 @@ sub main_test {
     delivery_ok('connection.test', wait_received(qr/"connection\.test"/),
                 $token, $url, 'connection.test', '{}', $test_id);
 
+    # the API's own test (DESIGN section 3): 202, the module's generic
+    # envelope (not Vello's shape: the application publishes that, above)
+    ($st, $h, $b) = api('POST', "/webhooks/$id/test");
+    is($st, 202, 'api: /test accepted') or diag($b);
+    my $r = wait_received(qr/"action":"connection\.test"/);
+    ok($r, 'api /test: received');
+    if ($r) {
+        is($r->{body}, '{"action":"connection.test","organization":"acme",'
+                       . '"user":null,"resource":null}',
+           'api /test: the generic envelope');
+        is($r->{headers}{'vello-signature'},
+           sha512_hex($token . $url . $r->{body}), 'api /test: signed');
+    }
+
     # 6. the other types the document lists
     for my $type (qw(record.updated record.cancelled record.deleted)) {
         my $data = qq({"object":{"id":"r-$type"}});
@@ -454,13 +468,13 @@ sub main_test {
     my $deadline = time + 10;
     while (time < $deadline) {
         (undef, undef, $attempts) = api('GET', "/webhooks/$id/deliveries");
-        last if $attempts =~ /"total":5\b/;
+        last if $attempts =~ /"total":6\b/;
         sleep 0.2;
     }
-    like($attempts, qr/"total":5\b/, 'deliveries: five attempts listed')
+    like($attempts, qr/"total":6\b/, 'deliveries: six attempts listed')
         or diag($attempts);
     my $ok = () = $attempts =~ /"status":200,"duration_ms":\d+,"error":null,"state":"delivered"/g;
-    is($ok, 5, 'deliveries: all five answered 200 and delivered');
+    is($ok, 6, 'deliveries: all six answered 200 and delivered');
 
     # 7. "If request fails, Vello will try to resend the request"
     my $flaky = "http://127.0.0.1:$Recv/webhooks/flaky";
@@ -516,7 +530,7 @@ sub main_test {
 
     # nothing stored: the attempt log is as it was
     (undef, undef, $attempts) = api('GET', "/webhooks/$id/deliveries");
-    like($attempts, qr/"total":5\b/, 'sync: not in the attempt log');
+    like($attempts, qr/"total":6\b/, 'sync: not in the attempt log');
     unlike($attempts, qr/\Q$meta_id\E/, 'sync: no attempt of its event');
 
     # only record.update_metadata goes through the sync location
