@@ -121,6 +121,12 @@ static ngx_str_t  ngx_http_webhook_publish_allow = ngx_string("Allow");
 static ngx_str_t  ngx_http_webhook_publish_allow_value = ngx_string("POST");
 static ngx_str_t  ngx_http_webhook_publish_null = ngx_string("null");
 
+/* a failed sync delivery's "reason": the attempt errors, by number */
+static char  *ngx_http_webhook_publish_reasons[] = {
+    "none", "blocked_address", "connect_failed", "timeout", "tls_failed",
+    "bad_status", "redirected", "disabled", "pending_limit"
+};
+
 
 /*
  * The names a member may have.  When a field is given under several of
@@ -1101,15 +1107,11 @@ ngx_http_webhook_publish_sync_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_webhook_publish_sync_done(ngx_http_request_t *r, ngx_int_t rc)
 {
+    char                             *reason, *message;
     u_char                           *p, *last;
+    ngx_uint_t                        n;
     ngx_http_webhook_deliver_sync_t  *sync;
     ngx_http_webhook_publish_ctx_t   *ctx;
-
-    static char  *reasons[] = {
-        "none", "blocked_address", "connect_failed", "timeout",
-        "tls_failed", "bad_status", "redirected", "disabled",
-        "pending_limit"
-    };
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
 
@@ -1140,17 +1142,20 @@ ngx_http_webhook_publish_sync_done(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     if (!sync->success) {
+        n = sizeof(ngx_http_webhook_publish_reasons) / sizeof(char *);
+
+        reason = (sync->error < n)
+                 ? ngx_http_webhook_publish_reasons[sync->error]
+                 : "connect_failed";
+
+        message = sync->status ? "the subscriber answered with an error "
+                                 "status"
+                               : "the subscriber could not be reached";
+
         return ngx_http_webhook_publish_sync_failed(r, ctx,
-                                               NGX_HTTP_BAD_GATEWAY,
-                                               "delivery_failed",
-                                               sync->error < 9
-                                               ? reasons[sync->error]
-                                               : "connect_failed",
-                                               sync->status
-                                               ? "the subscriber answered "
-                                                 "with an error status"
-                                               : "the subscriber could not "
-                                                 "be reached");
+                                                    NGX_HTTP_BAD_GATEWAY,
+                                                    "delivery_failed",
+                                                    reason, message);
     }
 
     if (sync->truncated) {

@@ -28,6 +28,9 @@ our $Blackhole = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
 
 our $T0;
 
+# an answer longer than the 4096 bytes a delivery keeps
+$ENV{TEST_NGINX_BIG_PAD} = 'x' x 2000;
+
 webhook_setup(
     http_config => <<'_EOC_',
     webhook_zone  zone=hooks:4m state=$TEST_NGINX_STATE_DIR fsync=off;
@@ -71,6 +74,11 @@ webhook_setup(
 
         location /plain/ {
             return 200;
+        }
+
+        location /big/ {
+            set     $pad '$TEST_NGINX_BIG_PAD';
+            return  200 '{"metadata":{"pad":"$pad$pad$pad"}}';
         }
 
         location /fail/ {
@@ -204,7 +212,15 @@ POST /hooks
 
 
 
-=== TEST 9: two subscriptions that match the same action ("*" patterns too)
+=== TEST 9: a subscription to a receiver that answers 5000 bytes
+--- request
+POST /hooks
+{"action":"s.big","target_url":"http://127.0.0.1:19920/big/"}
+--- error_code: 201
+
+
+
+=== TEST 10: two subscriptions that match the same action ("*" patterns too)
 --- request
 POST /hooks
 {"action":"two.*","target_url":"http://127.0.0.1:19920/meta/2"}
@@ -212,7 +228,7 @@ POST /hooks
 
 
 
-=== TEST 10: the second one
+=== TEST 11: the second one
 --- request
 POST /hooks
 {"action":"two.x","target_url":"http://127.0.0.1:19920/meta/3"}
@@ -221,7 +237,7 @@ POST /hooks
 
 
 
-=== TEST 11: the publisher gets the subscriber's status and JSON body
+=== TEST 12: the publisher gets the subscriber's status and JSON body
 --- request
 POST /sync
 {"action":"record.update_metadata","id":"rec-1","payload":{"id":"rec-1","type":"record.update_metadata","data":{"id":"639e","metadata":{}}}}
@@ -233,7 +249,7 @@ Content-Type: application/json
 
 
 
-=== TEST 12: the subscriber got the payload as sent, signed, with the id; nothing is in the attempt log
+=== TEST 13: the subscriber got the payload as sent, signed, with the id; nothing is in the attempt log
 --- before
 my ($id, $sig, $body) = main::received('/meta/1');
 my $want = '{"id":"rec-1","type":"record.update_metadata","data":{"id":"639e","metadata":{}}}';
@@ -249,7 +265,7 @@ GET /hooks/{{meta}}/deliveries
 
 
 
-=== TEST 13: no id given: one is made, and sent
+=== TEST 14: no id given: one is made, and sent
 --- request
 POST /sync
 {"action":"record.update_metadata","resource":{"n":1}}
@@ -258,7 +274,7 @@ POST /sync
 
 
 
-=== TEST 14: the made-up id and the default envelope reached the subscriber; nothing stored
+=== TEST 15: the made-up id and the default envelope reached the subscriber; nothing stored
 --- before
 my @lines = grep { /RECEIVED POST \/meta\/1 / } split /\n/, main::slurp_log();
 Test::More::like($lines[-1] // '', qr/ id=evt_[0-9a-f]{24} /,
@@ -272,7 +288,7 @@ GET /hooks/{{meta}}/deliveries
 
 
 
-=== TEST 15: no subscription matches: 404
+=== TEST 16: no subscription matches: 404
 --- request
 POST /sync
 {"action":"record.nobody"}
@@ -282,7 +298,7 @@ POST /sync
 
 
 
-=== TEST 16: another tenant's subscription does not match
+=== TEST 17: another tenant's subscription does not match
 --- more_headers
 Content-Type: application/json
 X-Tenant: org2
@@ -294,7 +310,7 @@ POST /sync
 
 
 
-=== TEST 17: two match: 409, nothing sent
+=== TEST 18: two match: 409, nothing sent
 --- request
 POST /sync
 {"action":"two.x"}
@@ -304,7 +320,7 @@ POST /sync
 
 
 
-=== TEST 18: one of the two disabled
+=== TEST 19: one of the two disabled
 --- request
 PATCH /hooks/{{two}}
 {"enabled":false}
@@ -312,7 +328,7 @@ PATCH /hooks/{{two}}
 
 
 
-=== TEST 19: the other one answers
+=== TEST 20: the other one answers
 --- before
 my @lines = grep { /RECEIVED POST \/meta\/[23] / } split /\n/, main::slurp_log();
 Test::More::is(scalar @lines, 0, 'sync: nothing was sent for the 409');
@@ -324,7 +340,7 @@ POST /sync
 
 
 
-=== TEST 20: the receiver answers 500: 502 delivery_failed, bad_status
+=== TEST 21: the receiver answers 500: 502 delivery_failed, bad_status
 --- request
 POST /sync
 {"action":"s.fail","id":"f-1"}
@@ -334,7 +350,7 @@ POST /sync
 
 
 
-=== TEST 21: nothing listens: 502 delivery_failed, connect_failed
+=== TEST 22: the 500 was not retried; nothing listens: 502 connect_failed
 --- before
 my @lines = grep { /RECEIVED POST \/fail\/1 / } split /\n/, main::slurp_log();
 Test::More::is(scalar @lines, 1,
@@ -347,7 +363,7 @@ POST /sync
 
 
 
-=== TEST 22: no answer: 504 timeout, after timeout=1s
+=== TEST 23: no answer: 504 timeout, after timeout=1s
 --- request eval
 $main::T0 = Time::HiRes::time();
 "POST /sync\n" . '{"action":"s.slow","id":"t-1"}'
@@ -357,7 +373,7 @@ $main::T0 = Time::HiRes::time();
 
 
 
-=== TEST 23: the 504 came after about a second; a failed sync attempt is not retried
+=== TEST 24: the 504 came after about a second
 --- before
 my $took = Time::HiRes::time() - $main::T0;
 Test::More::cmp_ok($took, '>=', 0.9, "sync: waited the timeout ($took s)");
@@ -369,7 +385,7 @@ GET /hooks
 
 
 
-=== TEST 24: an answer that is not JSON: 502 invalid_response
+=== TEST 25: an answer that is not JSON: 502 invalid_response
 --- request
 POST /sync
 {"action":"s.text"}
@@ -378,7 +394,7 @@ POST /sync
 
 
 
-=== TEST 25: 201 with JSON: passed on as it is
+=== TEST 26: 201 with JSON: passed on as it is
 --- request
 POST /sync
 {"action":"s.created"}
@@ -388,7 +404,7 @@ qq(  {"ok" : true}\n)
 
 
 
-=== TEST 26: 204: passed on, no body
+=== TEST 27: 204: passed on, no body
 --- request
 POST /sync
 {"action":"s.empty"}
@@ -397,7 +413,7 @@ POST /sync
 
 
 
-=== TEST 27: 200 with no body: passed on, no body
+=== TEST 28: 200 with no body: passed on, no body
 --- request
 POST /sync
 {"action":"s.plain"}
@@ -408,7 +424,16 @@ Content-Length: 0
 
 
 
-=== TEST 28: an array: 422, nothing sent
+=== TEST 29: an answer longer than 4096 bytes: 502 response_too_large
+--- request
+POST /sync
+{"action":"s.big"}
+--- error_code: 502
+--- response_body_like: ^\{"error":"delivery_failed","message":"the subscriber's answer is longer than 4096 bytes","reason":"response_too_large","status":200,
+
+
+
+=== TEST 30: an array: 422, nothing sent
 --- request
 POST /sync
 [{"action":"s.created"}]
@@ -418,7 +443,7 @@ POST /sync
 
 
 
-=== TEST 29: an invalid event: 422 as for any publish
+=== TEST 31: an invalid event: 422 as for any publish
 --- request
 POST /sync
 {"type":"bad action!"}
@@ -427,7 +452,7 @@ POST /sync
 
 
 
-=== TEST 30: no tenant: 401
+=== TEST 32: no tenant: 401
 --- more_headers
 Content-Type: application/json
 --- request
@@ -438,7 +463,7 @@ POST /sync
 
 
 
-=== TEST 31: GET: 405
+=== TEST 33: GET: 405
 --- request
 GET /sync
 --- error_code: 405
@@ -447,7 +472,7 @@ Allow: POST
 
 
 
-=== TEST 32: the asynchronous publish beside it still queues the event
+=== TEST 34: the asynchronous publish beside it still queues the event
 --- request
 POST /events
 {"action":"record.update_metadata","id":"async-1"}
@@ -458,14 +483,14 @@ POST /events
 
 
 
-=== TEST 33: that one is in the attempt log (the sync ones are not)
+=== TEST 35: that one is in the attempt log (the sync ones are not)
 --- request
 GET /hooks/{{meta}}/deliveries
 --- response_body_like: ^\{"attempts":\[\{"event_id":"async-1",.*"total":1\}$
 
 
 
-=== TEST 34: timeout= needs mode=sync
+=== TEST 36: timeout= needs mode=sync
 --- config
     location = /x {
         webhook_publish  zone=hooks timeout=1s;
