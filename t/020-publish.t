@@ -554,11 +554,11 @@ main::publish('{"action":"event.created","resource":"' . ("x" x 40) . '"}')
 
 
 
-=== TEST 28: mode=sync is not implemented yet: 501
+=== TEST 28: mode=sync with no subscription to send to: 404 (t/021 has the rest)
 --- config
     location = /events {
         webhook_publish zone=hooks mode=sync;
-        webhook_tenant  org1;
+        webhook_tenant  org-none;
     }
 
     location = /_webhook {
@@ -569,9 +569,9 @@ main::publish('{"action":"event.created","resource":"' . ("x" x 40) . '"}')
     }
 --- request
 POST /events
-{"action":"event.created"}
---- error_code: 501
---- response_body: {"error":"not_implemented","message":"mode=sync comes with the provider profiles"}
+{"action":"sync.nobody"}
+--- error_code: 404
+--- response_body: {"error":"no_subscription","message":"no enabled subscription matches \"sync.nobody\""}
 
 
 
