@@ -385,7 +385,23 @@ GET /hooks
 
 
 
-=== TEST 25: an answer that is not JSON: 502 invalid_response
+=== TEST 25: the publisher goes away while it waits: the outcome finds no one, nothing breaks
+--- request
+POST /sync
+{"action":"s.slow","id":"gone-1"}
+--- timeout: 0.3
+--- abort
+--- ignore_response
+--- wait: 1.5
+--- error_log
+webhook sync delivery failed: status 0, error timeout
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 26: an answer that is not JSON: 502 invalid_response
 --- request
 POST /sync
 {"action":"s.text"}
@@ -394,7 +410,7 @@ POST /sync
 
 
 
-=== TEST 26: 201 with JSON: passed on as it is
+=== TEST 27: 201 with JSON: passed on as it is
 --- request
 POST /sync
 {"action":"s.created"}
@@ -404,7 +420,7 @@ qq(  {"ok" : true}\n)
 
 
 
-=== TEST 27: 204: passed on, no body
+=== TEST 28: 204: passed on, no body
 --- request
 POST /sync
 {"action":"s.empty"}
@@ -413,7 +429,7 @@ POST /sync
 
 
 
-=== TEST 28: 200 with no body: passed on, no body
+=== TEST 29: 200 with no body: passed on, no body
 --- request
 POST /sync
 {"action":"s.plain"}
@@ -424,7 +440,7 @@ Content-Length: 0
 
 
 
-=== TEST 29: an answer longer than 4096 bytes: 502 response_too_large
+=== TEST 30: an answer longer than 4096 bytes: 502 response_too_large
 --- request
 POST /sync
 {"action":"s.big"}
@@ -433,7 +449,7 @@ POST /sync
 
 
 
-=== TEST 30: an array: 422, nothing sent
+=== TEST 31: an array: 422, nothing sent
 --- request
 POST /sync
 [{"action":"s.created"}]
@@ -443,7 +459,7 @@ POST /sync
 
 
 
-=== TEST 31: an invalid event: 422 as for any publish
+=== TEST 32: an invalid event: 422 as for any publish
 --- request
 POST /sync
 {"type":"bad action!"}
@@ -452,7 +468,7 @@ POST /sync
 
 
 
-=== TEST 32: no tenant: 401
+=== TEST 33: no tenant: 401
 --- more_headers
 Content-Type: application/json
 --- request
@@ -463,7 +479,7 @@ POST /sync
 
 
 
-=== TEST 33: GET: 405
+=== TEST 34: GET: 405
 --- request
 GET /sync
 --- error_code: 405
@@ -472,7 +488,7 @@ Allow: POST
 
 
 
-=== TEST 34: the asynchronous publish beside it still queues the event
+=== TEST 35: the asynchronous publish beside it still queues the event
 --- request
 POST /events
 {"action":"record.update_metadata","id":"async-1"}
@@ -483,14 +499,14 @@ POST /events
 
 
 
-=== TEST 35: that one is in the attempt log (the sync ones are not)
+=== TEST 36: that one is in the attempt log (the sync ones are not)
 --- request
 GET /hooks/{{meta}}/deliveries
 --- response_body_like: ^\{"attempts":\[\{"event_id":"async-1",.*"total":1\}$
 
 
 
-=== TEST 36: timeout= needs mode=sync
+=== TEST 37: timeout= needs mode=sync
 --- config
     location = /x {
         webhook_publish  zone=hooks timeout=1s;
