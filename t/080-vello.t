@@ -29,6 +29,7 @@
 
 use Test::Nginx::Socket;
 use WebhookTest;
+use ConfExample;
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use Digest::SHA qw(sha512_hex);
@@ -46,47 +47,12 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan('no_plan');
 }
 
-our $Bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
 our $Base = File::Spec->rel2abs('t/servroot-state/080-vello');
 our ($Api, $Pub, $Recv, $Down) = (19926, 19927, 19924, 19925);
 our $Log = "$Base/received.log";
-our ($Started, $RecvPid);
+our $RecvPid;
 
 our $JSON = JSON::PP->new->canonical;
-
-sub globals {
-    my $g = '';
-    $g .= "load_module $_; " for split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    $g .= 'user root; ' if $> == 0;
-    return $g;
-}
-
-sub run_nginx {
-    my ($prefix, $conf, @args) = @_;
-
-    my $pid = open my $fh, '-|';
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT;
-        exec $Bin, @args, '-p', "$prefix/", '-c', $conf,
-             '-e', 'logs/error.log', '-g', globals();
-        die "exec $Bin: $!";
-    }
-
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-
-    return ($? >> 8, $out);
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return scalar <$fh>;
-}
 
 # The receiver: one process per connection, so a slow answer holds no
 # other.  Each request is logged as one JSON line (path, lowercased
@@ -177,7 +143,7 @@ _EOF_
 
     } elsif ($path eq '/webhooks/flaky') {
         # the first request fails, the next ones succeed
-        my $seen = () = slurp($Log) =~ m{"path":"/webhooks/flaky"}g;
+        my $seen = () = ce_slurp($Log) =~ m{"path":"/webhooks/flaky"}g;
         $status = 503 if $seen <= 1;
     }
 
@@ -193,7 +159,7 @@ _EOF_
 sub received {
     my ($re) = @_;
     return grep { $_->{body} =~ $re || $_->{path} =~ $re }
-           map { $JSON->decode($_) } grep { length } split /\n/, slurp($Log);
+           map { $JSON->decode($_) } grep { length } split /\n/, ce_slurp($Log);
 }
 
 # the first request at the receiver that matches, waiting up to $wait s
@@ -288,7 +254,6 @@ sub raw_request {
 
 END {
     local $?;    # waitpid would make the receiver's TERM the exit status
-    stop_nginx($Started) if $Started;
     if ($RecvPid) {
         kill 'TERM', $RecvPid;
         waitpid $RecvPid, 0;
@@ -320,50 +285,33 @@ sub main_test {
     {
         my $prefix = "$Base/as-is";
         make_path("$prefix/logs", "$prefix/tmp");
-        my ($rc, $out) = run_nginx($prefix,
+        my ($rc, $out) = ce_run_nginx($prefix,
             File::Spec->rel2abs('conf-examples/vello.conf'), '-t');
         is($rc, 0, 'vello.conf as committed: nginx -t') or diag($out);
     }
 
-    my $text = slurp('conf-examples/vello.conf');
+    my $text = ce_slurp('conf-examples/vello.conf');
     like($text, qr/^\s*webhook_target_schemes\s+https;/m,
          'vello.conf as committed: https targets only');
     like($text, qr/^\s*webhook_allow_private\s+off;/m,
          'vello.conf as committed: no private targets');
 
     # 2. the test copy: ports, state, targets
-    for my $s ([ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$Api", 1 ],
-               [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$Pub", 1 ],
-               [ qr/\bstate=state\b/, "state=$Base/state", 1 ],
-               [ qr/webhook_target_schemes\s+https;/,
-                 'webhook_target_schemes  https http;', 1 ],
-               [ qr/webhook_allow_private\s+off;/,
-                 'webhook_allow_private  on;', 1 ])
-    {
-        my ($re, $to, $want) = @$s;
-        my $n = () = $text =~ /$re/g;
-        is($n, $want, "vello.conf: $re found $want time(s)");
-        $text =~ s/$re/$to/g;
-    }
-
     my $prefix = "$Base/provider";
-    make_path("$prefix/conf", "$prefix/logs", "$prefix/tmp");
-    open my $fh, '>', "$prefix/conf/nginx.conf" or die "$prefix: $!";
-    print $fh $text;
-    close $fh;
-    my $conf = "$prefix/conf/nginx.conf";
+    my $conf = ce_prepare('vello', $prefix,
+        [ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$Api", 1 ],
+        [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$Pub", 1 ],
+        [ qr/\bstate=state\b/, "state=$Base/state", 1 ],
+        [ qr/webhook_target_schemes\s+https;/,
+          'webhook_target_schemes  https http;', 1 ],
+        [ qr/webhook_allow_private\s+off;/, 'webhook_allow_private  on;', 1 ]);
 
-    open $fh, '>', $Log or die "$Log: $!";
+    open my $fh, '>', $Log or die "$Log: $!";
     close $fh;
     $RecvPid = receiver();
+    ok(wait_port($Recv, 10), "receiver: listening on $Recv");
 
-    my ($rc, $out) = run_nginx($prefix, $conf, '-t');
-    is($rc, 0, 'vello: nginx -t on the test copy') or diag($out);
-    ($rc, $out) = run_nginx($prefix, $conf);
-    is($rc, 0, 'vello: nginx started') or diag($out);
-    $Started = "$prefix/logs/nginx.pid" if $rc == 0;
-
-    ok(wait_port($_, 10), "listening on $_") for $Api, $Pub, $Recv;
+    ce_start('vello', $prefix, $conf, $Api, $Pub);
 
     my ($st, $h, $b);
 
@@ -603,15 +551,11 @@ sub main_test {
                   'payload_too_large');
 
     # 11. stop; nothing went wrong in the log
-    ok(stop_nginx($Started), 'vello: stopped');
-    undef $Started;
-
-    my @bad = grep { /\[(alert|crit|emerg)\]/ }
-              split /\n/, slurp("$prefix/logs/error.log");
-    is(join("\n", @bad), '', 'vello: no alert, crit or emerg logged');
+    ce_stop_all();
+    ce_logs_clean('vello', $prefix);
 
     my @tokens = grep { /vello-secure-token-1|beta-token/ }
-                 split /\n/, slurp("$prefix/logs/error.log");
+                 split /\n/, ce_slurp("$prefix/logs/error.log");
     is(scalar @tokens, 0, 'vello: no token in the error log');
 }
 
