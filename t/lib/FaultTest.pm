@@ -28,7 +28,7 @@ our @EXPORT = qw(
     fault_base write_conf start_instance instance_pid_file
     wait_until publisher stop_publisher publisher_acked publisher_log
     received accepted missing_ids duplicates bad_log_lines slurp
-    get_json
+    get_json flap_receiver
 );
 
 our $Bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -276,6 +276,115 @@ sub bad_log_lines {
     splice @bad, 5 if @bad > 5;
 
     return join "\n", @bad;
+}
+
+# A receiver in a child process, on 127.0.0.1:$port, that answers each
+# request as decide(event id, attempt) says: a status, or "hang" (it reads
+# the request and never answers; the connection is closed after 10 s or
+# when the other side closes it).  After its "down_after"-th request it
+# stops listening for "down" seconds (connections are refused).  Each
+# request is logged to $log as "time status id attempt" (status 0: hung).
+# Returns the child's pid; kill it with TERM.
+sub flap_receiver {
+    my (%a) = @_;
+
+    my ($port, $log, $decide) = @a{qw(port log decide)};
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    return $pid if $pid;
+
+    $SIG{TERM} = sub { POSIX::_exit(0) };
+
+    open my $out, '>>', $log or POSIX::_exit(1);
+    $out->autoflush(1);
+
+    my $listen = sub {
+        for (1 .. 100) {
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                          LocalPort => $port, Proto => 'tcp',
+                                          Listen => 128, ReuseAddr => 1);
+            return $s if $s;
+            sleep 0.05;
+        }
+        POSIX::_exit(2);
+    };
+
+    my $ls = $listen->();
+    my $sel = IO::Select->new($ls);
+    my (%buf, %hung);
+    my $requests = 0;
+    my $down_until = 0;
+
+    for (;;) {
+        if ($down_until && time >= $down_until) {
+            $ls = $listen->();
+            $sel->add($ls);
+            $down_until = 0;
+        }
+
+        for my $c (keys %hung) {
+            next unless $hung{$c}[1] < time;
+            $sel->remove($hung{$c}[0]);
+            close $hung{$c}[0];
+            delete $hung{$c};
+        }
+
+        for my $s ($sel->can_read(0.05)) {
+            if ($ls && $s == $ls) {
+                my $c = $ls->accept or next;
+                $sel->add($c);
+                $buf{$c} = '';
+                next;
+            }
+
+            my $n = sysread($s, my $chunk, 65536);
+
+            if (!$n) {
+                $sel->remove($s);
+                delete $buf{$s};
+                delete $hung{$s};
+                close $s;
+                next;
+            }
+
+            next if $hung{$s};
+
+            $buf{$s} .= $chunk;
+
+            next unless $buf{$s} =~ /^(.*?)\r\n\r\n/s;
+            my $head = $1;
+            my ($len) = $head =~ /\r\ncontent-length:\s*(\d+)/i;
+            next if length($buf{$s}) < length($head) + 4 + ($len // 0);
+
+            my ($id) = $head =~ /\r\nx-event-id:\s*(\S+)/i;
+            my ($attempt) = $head =~ /\r\nx-attempt:\s*(\d+)/i;
+            $id //= '-';
+            $attempt //= 0;
+
+            my $st = $decide->($id, $attempt);
+
+            if ($st eq 'hang') {
+                printf $out "%.3f 0 %s %d\n", time, $id, $attempt;
+                $hung{$s} = [$s, time + 10];
+
+            } else {
+                printf $out "%.3f %d %s %d\n", time, $st, $id, $attempt;
+                print $s "HTTP/1.1 $st X\r\nContent-Length: 2\r\n"
+                         . "Connection: close\r\n\r\nok";
+                $sel->remove($s);
+                delete $buf{$s};
+                close $s;
+            }
+
+            if (++$requests == ($a{down_after} // 0)) {
+                $sel->remove($ls);
+                close $ls;
+                undef $ls;
+                $down_until = time + $a{down};
+            }
+        }
+    }
 }
 
 1;
