@@ -79,6 +79,8 @@ typedef struct {
 } ngx_http_webhook_publish_ctx_t;
 
 
+static ngx_int_t ngx_http_webhook_publish_read(ngx_http_request_t *r,
+    ngx_int_t rc);
 static void ngx_http_webhook_publish_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_publish_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_publish_item(ngx_http_request_t *r,
@@ -160,7 +162,6 @@ static ngx_http_variable_t  ngx_http_webhook_publish_vars[] = {
 ngx_int_t
 ngx_http_webhook_publish_handler(ngx_http_request_t *r)
 {
-    size_t                           max;
     ngx_int_t                        rc;
     ngx_str_t                        tenant;
     ngx_http_webhook_loc_conf_t     *wlcf;
@@ -230,13 +231,36 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
                                            "provider profiles", NULL);
     }
 
-    rc = ngx_http_webhook_store_writable(wlcf->publish_store);
+    rc = ngx_http_webhook_json_wait_writable(r, wlcf->publish_store,
+                                             ngx_http_webhook_publish_read);
+
+    if (rc == NGX_DONE) {
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    return ngx_http_webhook_publish_read(r, NGX_OK);
+}
+
+
+/* the state is writable (or the wait for it is over): read the body */
+
+static ngx_int_t
+ngx_http_webhook_publish_read(ngx_http_request_t *r, ngx_int_t rc)
+{
+    size_t                           max;
+    ngx_http_webhook_publish_ctx_t  *ctx;
 
     if (rc != NGX_OK) {
         return ngx_http_webhook_json_store_error(r, rc);
     }
 
-    max = wlcf->max_body_size;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
+
+    max = ctx->wlcf->max_body_size;
 
     if (max && r->headers_in.content_length_n > (off_t) max) {
 

@@ -118,6 +118,14 @@ void ngx_http_webhook_store_exit_process(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_webhook_store_writable(ngx_http_webhook_store_t *store);
 
 /*
+ * In a read-only instance: takes the state over if its owner is gone
+ * (blocking: replays what the owner wrote since this instance loaded).
+ * NGX_OK: writable now; NGX_DECLINED: not yet.
+ */
+ngx_int_t ngx_http_webhook_store_take_over(ngx_http_webhook_store_t *store,
+    ngx_log_t *log);
+
+/*
  * "sub" carries the new subscription; id, created, updated and version are
  * assigned by the store and returned in "out".
  */
