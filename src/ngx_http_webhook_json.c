@@ -832,6 +832,12 @@ ngx_http_webhook_json_store_error(ngx_http_request_t *r, ngx_int_t rc)
                                            "zone_full",
                                            "the webhook zone is full", NULL);
 
+    case NGX_HTTP_WEBHOOK_STORE_DISK_FULL:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                           "storage_full",
+                                           "no room left on the disk of the "
+                                           "webhook state", NULL);
+
     case NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE:
         if (ngx_http_webhook_json_add_header(r, &retry_after, &one)
             != NGX_OK)

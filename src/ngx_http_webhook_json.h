@@ -119,7 +119,8 @@ ngx_int_t ngx_http_webhook_json_wait_writable(ngx_http_request_t *r,
 
 /*
  * The answers every part gives for a store failure it has no word of its
- * own for: 507 zone_full, 503 unavailable with Retry-After, else 500.
+ * own for: 507 zone_full, 507 storage_full (no room on the disk for the
+ * journal), 503 unavailable with Retry-After, else 500.
  */
 ngx_int_t ngx_http_webhook_json_store_error(ngx_http_request_t *r,
     ngx_int_t rc);

@@ -538,9 +538,23 @@ ngx_http_webhook_store_load(ngx_http_webhook_store_t *store,
 
     if (rc == NGX_OK) {
         store->sh->snapshot_time = ngx_time();
+        return NGX_OK;
     }
 
-    return rc;
+    /*
+     * A full disk, for instance: the journal loaded is intact, so this
+     * instance goes on appending to it rather than refusing to start; the
+     * next start (or snapshot) compacts it.
+     */
+
+    store->sh->generation--;
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "webhook zone \"%V\": the journal in \"%V\" is not "
+                  "compacted, going on with it", &store->conf.name,
+                  &store->conf.state_dir);
+
+    return NGX_OK;
 }
 
 
@@ -2076,7 +2090,7 @@ ngx_http_webhook_store_journal(ngx_http_webhook_store_t *store,
                                       seq, type, p, len, log, &err)
         != NGX_OK)
     {
-        return (err == NGX_ENOSPC) ? NGX_HTTP_WEBHOOK_STORE_FULL
+        return (err == NGX_ENOSPC) ? NGX_HTTP_WEBHOOK_STORE_DISK_FULL
                                    : NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
     }
 
