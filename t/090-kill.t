@@ -252,7 +252,7 @@ sub main_test {
        && $status->{deliveries}{in_flight} == 0
        && $status->{deliveries}{failed} == 0,
        'the queue is empty, nothing failed')
-        or diag(explain $status);
+        or diag(Test::More::explain($status));
 
     ok(stop_nginx("$Nginx/logs/nginx.pid"), 'nginx stopped');
     ok(stop_nginx("$Recv/logs/nginx.pid"), 'the receiver stopped');

@@ -200,7 +200,7 @@ sub main_test {
        && $status->{deliveries}{in_flight} == 0
        && $status->{deliveries}{failed} == 0,
        'status: nothing queued, in flight or failed')
-        or diag(explain $status);
+        or diag(Test::More::explain($status));
 
     ok(stop_nginx("$Nginx/logs/nginx.pid"), 'nginx stopped');
 
