@@ -244,6 +244,7 @@ like($body, qr/^\{"error":"unavailable"/, "TEST 12: as JSON");
 # a write and a read held while the first nginx stops: answered by the
 # second once it has taken the state over
 my @kids;
+unlink map { state_dir() . "-second-$_" } qw(POST GET);
 for my $req (['POST', '/hooks', ['Content-Type: application/json'],
               '{"action":"a.b","target_url":"https://h.example/12"}'],
              ['GET', '/hooks'])
@@ -251,7 +252,7 @@ for my $req (['POST', '/hooks', ['Content-Type: application/json'],
     my $kid = fork // die "fork: $!";
     if ($kid == 0) {
         my ($st, $h, $body) = http_request($main::Port2, @$req);
-        open my $fh, '>', servroot() . "-second-$req->[0]";
+        open my $fh, '>', state_dir() . "-second-$req->[0]";
         print $fh "$st $body";
         close $fh;
         POSIX::_exit(0);
@@ -264,7 +265,7 @@ my $deadline = time + 15;
 for my $kid (@kids) {
     sleep 0.05 while waitpid($kid, POSIX::WNOHANG()) != $kid && time < $deadline;
 }
-my $read = sub { open my $fh, '<', servroot() . "-second-$_[0]" or return '';
+my $read = sub { open my $fh, '<', state_dir() . "-second-$_[0]" or return '';
                  local $/; <$fh> // '' };
 like($read->('POST'), qr/^201 /, "TEST 12: a held write, answered once the first nginx is gone");
 like($read->('GET'), qr{^200 .*"target_url":"https://h\.example/10"},
