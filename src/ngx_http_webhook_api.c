@@ -165,6 +165,8 @@ typedef struct {
 #endif
 
 
+static ngx_int_t ngx_http_webhook_api_run(ngx_http_request_t *r,
+    ngx_int_t rc);
 static ngx_int_t ngx_http_webhook_api_route(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_api_route_sub(ngx_http_request_t *r,
@@ -554,6 +556,43 @@ ngx_http_webhook_api_handler(ngx_http_request_t *r)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "webhook api: op %ui tenant \"%V\" id \"%V\"",
                    ctx->op, &ctx->tenant, &ctx->id);
+
+    /*
+     * While another nginx owns the state (a binary upgrade), reads wait
+     * too: this instance's copy may be behind what the owner answers.
+     */
+
+    rc = ngx_http_webhook_json_wait_writable(r, wlcf->api_store,
+                                             ngx_http_webhook_api_run);
+
+    if (rc == NGX_DONE) {
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    return ngx_http_webhook_api_run(r, NGX_OK);
+}
+
+
+static ngx_int_t
+ngx_http_webhook_api_run(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_webhook_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
+
+    if (rc != NGX_OK
+        && ctx->op != NGX_HTTP_WEBHOOK_API_LIST
+        && ctx->op != NGX_HTTP_WEBHOOK_API_GET
+        && ctx->op != NGX_HTTP_WEBHOOK_API_ATTEMPTS)
+    {
+        return ngx_http_webhook_api_store_error(r, rc);
+    }
+
+    /* a read still not writable after the wait: the copy loaded here */
 
     if (ctx->op == NGX_HTTP_WEBHOOK_API_REPLACE && ctx->profile->put_merges) {
         ctx->op = NGX_HTTP_WEBHOOK_API_MODIFY;

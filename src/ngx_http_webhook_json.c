@@ -19,7 +19,18 @@
 #define NGX_HTTP_WEBHOOK_JSON_DEPTH     CJSON_NESTING_LIMIT
 
 
+/* a request waiting for the state: ngx_http_webhook_json_wait_writable() */
+typedef struct {
+    ngx_event_t                     event;
+    ngx_http_request_t             *request;
+    ngx_http_webhook_store_t       *store;
+    ngx_http_webhook_json_done_pt   next;
+    ngx_msec_t                      start;
+} ngx_http_webhook_json_wait_t;
+
+
 static void ngx_http_webhook_json_cleanup(void *data);
+static void ngx_http_webhook_json_wait_handler(ngx_event_t *ev);
 static u_char *ngx_http_webhook_json_name(u_char *p, u_char *last);
 static u_char *ngx_http_webhook_json_string(u_char *p, u_char *last);
 static u_char *ngx_http_webhook_json_number(u_char *p, u_char *last);
@@ -745,6 +756,70 @@ ngx_http_webhook_json_resume(ngx_http_request_t *r, ngx_int_t rc,
 
 
 ngx_int_t
+ngx_http_webhook_json_wait_writable(ngx_http_request_t *r,
+    ngx_http_webhook_store_t *store, ngx_http_webhook_json_done_pt next)
+{
+    ngx_http_webhook_json_wait_t  *w;
+
+    if (ngx_http_webhook_store_writable(store) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_http_webhook_json_wait_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->request = r;
+    w->store = store;
+    w->next = next;
+    w->start = ngx_current_msec;
+
+    /* not cancelable: the request gets its answer within the wait */
+
+    w->event.handler = ngx_http_webhook_json_wait_handler;
+    w->event.data = w;
+    w->event.log = r->connection->log;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "webhook: state owned by another nginx, waiting");
+
+    ngx_http_webhook_json_hold(r);
+
+    ngx_add_timer(&w->event, NGX_HTTP_WEBHOOK_JSON_WAIT_STEP);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_webhook_json_wait_handler(ngx_event_t *ev)
+{
+    ngx_http_webhook_json_wait_t *w = ev->data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    rc = ngx_http_webhook_store_take_over(w->store, ev->log);
+
+    if (rc != NGX_OK) {
+        if (ngx_current_msec - w->start < NGX_HTTP_WEBHOOK_JSON_WAIT_MAX
+            && !r->connection->error)
+        {
+            ngx_add_timer(ev, NGX_HTTP_WEBHOOK_JSON_WAIT_STEP);
+            return;
+        }
+
+        rc = NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
+    }
+
+    ngx_http_webhook_json_resume(r, rc, w->next);
+}
+
+
+ngx_int_t
 ngx_http_webhook_json_store_error(ngx_http_request_t *r, ngx_int_t rc)
 {
     static ngx_str_t  retry_after = ngx_string("Retry-After");
@@ -756,6 +831,12 @@ ngx_http_webhook_json_store_error(ngx_http_request_t *r, ngx_int_t rc)
         return ngx_http_webhook_json_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
                                            "zone_full",
                                            "the webhook zone is full", NULL);
+
+    case NGX_HTTP_WEBHOOK_STORE_DISK_FULL:
+        return ngx_http_webhook_json_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                           "storage_full",
+                                           "no room left on the disk of the "
+                                           "webhook state", NULL);
 
     case NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE:
         if (ngx_http_webhook_json_add_header(r, &retry_after, &one)

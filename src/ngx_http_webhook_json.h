@@ -104,8 +104,23 @@ void ngx_http_webhook_json_resume(ngx_http_request_t *r, ngx_int_t rc,
     ngx_http_webhook_json_done_pt done);
 
 /*
+ * While another nginx owns the state (the old master of a binary upgrade,
+ * until it quits), a request is held for up to
+ * NGX_HTTP_WEBHOOK_JSON_WAIT_MAX ms, trying to take the state over every
+ * NGX_HTTP_WEBHOOK_JSON_WAIT_STEP ms.  NGX_OK: writable now, go on;
+ * NGX_DONE: held, and "next" is called later with NGX_OK once writable,
+ * or NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE when the wait is over; NGX_ERROR.
+ */
+#define NGX_HTTP_WEBHOOK_JSON_WAIT_MAX   10000
+#define NGX_HTTP_WEBHOOK_JSON_WAIT_STEP  100
+
+ngx_int_t ngx_http_webhook_json_wait_writable(ngx_http_request_t *r,
+    ngx_http_webhook_store_t *store, ngx_http_webhook_json_done_pt next);
+
+/*
  * The answers every part gives for a store failure it has no word of its
- * own for: 507 zone_full, 503 unavailable with Retry-After, else 500.
+ * own for: 507 zone_full, 507 storage_full (no room on the disk for the
+ * journal), 503 unavailable with Retry-After, else 500.
  */
 ngx_int_t ngx_http_webhook_json_store_error(ngx_http_request_t *r,
     ngx_int_t rc);

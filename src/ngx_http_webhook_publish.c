@@ -81,6 +81,8 @@ typedef struct {
 } ngx_http_webhook_publish_ctx_t;
 
 
+static ngx_int_t ngx_http_webhook_publish_read(ngx_http_request_t *r,
+    ngx_int_t rc);
 static void ngx_http_webhook_publish_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_publish_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_publish_item(ngx_http_request_t *r,
@@ -176,7 +178,6 @@ static ngx_http_variable_t  ngx_http_webhook_publish_vars[] = {
 ngx_int_t
 ngx_http_webhook_publish_handler(ngx_http_request_t *r)
 {
-    size_t                           max;
     ngx_int_t                        rc;
     ngx_str_t                        tenant;
     ngx_http_webhook_loc_conf_t     *wlcf;
@@ -234,15 +235,40 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
 
     /* mode=sync stores nothing: a read-only state does not stop it */
 
-    if (wlcf->publish_sync != 1) {
-        rc = ngx_http_webhook_store_writable(wlcf->publish_store);
-
-        if (rc != NGX_OK) {
-            return ngx_http_webhook_json_store_error(r, rc);
-        }
+    if (wlcf->publish_sync == 1) {
+        return ngx_http_webhook_publish_read(r, NGX_OK);
     }
 
-    max = wlcf->max_body_size;
+    rc = ngx_http_webhook_json_wait_writable(r, wlcf->publish_store,
+                                             ngx_http_webhook_publish_read);
+
+    if (rc == NGX_DONE) {
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    return ngx_http_webhook_publish_read(r, NGX_OK);
+}
+
+
+/* the state is writable (or the wait for it is over): read the body */
+
+static ngx_int_t
+ngx_http_webhook_publish_read(ngx_http_request_t *r, ngx_int_t rc)
+{
+    size_t                           max;
+    ngx_http_webhook_publish_ctx_t  *ctx;
+
+    if (rc != NGX_OK) {
+        return ngx_http_webhook_json_store_error(r, rc);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
+
+    max = ctx->wlcf->max_body_size;
 
     if (max && r->headers_in.content_length_n > (off_t) max) {
 

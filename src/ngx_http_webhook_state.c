@@ -48,6 +48,9 @@
 
 #define NGX_HTTP_WEBHOOK_STATE_NAME_LEN   256
 
+/* how often a worker waiting for an fsync checks it is still running */
+#define NGX_HTTP_WEBHOOK_STATE_GUARD      60000
+
 #if defined(O_CLOEXEC)
 #define NGX_HTTP_WEBHOOK_STATE_CLOEXEC    O_CLOEXEC
 #else
@@ -98,6 +101,7 @@ typedef struct {
     off_t                               target;       /* of the fsync posted */
     ngx_uint_t                          dir_synced;   /* its name is durable */
     ngx_event_t                         event;        /* fsync done inline */
+    ngx_event_t                         guard;        /* while busy */
 #if (NGX_THREADS)
     ngx_thread_task_t                   task;
 #endif
@@ -262,6 +266,7 @@ static ngx_err_t ngx_http_webhook_state_fsync_dir(u_char *name);
 #if (NGX_THREADS)
 static void ngx_http_webhook_state_fsync_thread(void *data, ngx_log_t *log);
 #endif
+static void ngx_http_webhook_state_guard_handler(ngx_event_t *ev);
 static void ngx_http_webhook_state_fsync_done(ngx_event_t *ev);
 static void ngx_http_webhook_state_wake(ngx_http_webhook_state_segment_t *seg,
     ngx_http_webhook_state_waiter_t *w, ngx_int_t rc);
@@ -1527,6 +1532,10 @@ ngx_http_webhook_state_exit_process(ngx_http_webhook_state_t *st)
             ngx_delete_posted_event(&seg->event);
         }
 
+        if (seg->guard.timer_set) {
+            ngx_del_timer(&seg->guard);
+        }
+
         while (!ngx_queue_empty(&seg->waiters)) {
             q = ngx_queue_head(&seg->waiters);
             ngx_queue_remove(q);
@@ -1740,6 +1749,10 @@ ngx_http_webhook_state_open(ngx_http_webhook_state_t *st,
     seg->event.data = seg;
     seg->event.log = st->log;
 
+    seg->guard.handler = ngx_http_webhook_state_guard_handler;
+    seg->guard.data = seg;
+    seg->guard.log = st->log;
+
 #if (NGX_THREADS)
     seg->task.ctx = seg;
     seg->task.handler = ngx_http_webhook_state_fsync_thread;
@@ -1870,6 +1883,14 @@ ngx_http_webhook_state_fsync(ngx_http_webhook_state_segment_t *seg)
     seg->err = 0;
     seg->busy = 1;
 
+    /*
+     * A request waiting for this fsync has no timer of its own: this one,
+     * not cancelable, keeps a gracefully exiting worker (HUP, QUIT) alive
+     * until the fsync is done and the request answered.
+     */
+
+    ngx_add_timer(&seg->guard, NGX_HTTP_WEBHOOK_STATE_GUARD);
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, st->log, 0,
                    "webhook state fsync \"%s\" up to %O",
                    seg->name, seg->target);
@@ -1958,6 +1979,19 @@ ngx_http_webhook_state_fsync_thread(void *data, ngx_log_t *log)
 #endif
 
 
+/* an fsync still running after NGX_HTTP_WEBHOOK_STATE_GUARD: wait on */
+
+static void
+ngx_http_webhook_state_guard_handler(ngx_event_t *ev)
+{
+    ngx_http_webhook_state_segment_t *seg = ev->data;
+
+    if (seg->busy) {
+        ngx_add_timer(ev, NGX_HTTP_WEBHOOK_STATE_GUARD);
+    }
+}
+
+
 static void
 ngx_http_webhook_state_fsync_done(ngx_event_t *ev)
 {
@@ -1972,6 +2006,10 @@ ngx_http_webhook_state_fsync_done(ngx_event_t *ev)
 
     seg->busy = 0;
     seg->handling = 1;
+
+    if (seg->guard.timer_set) {
+        ngx_del_timer(&seg->guard);
+    }
     ngx_queue_init(&done);
 
     if (seg->err) {

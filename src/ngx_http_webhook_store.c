@@ -538,9 +538,23 @@ ngx_http_webhook_store_load(ngx_http_webhook_store_t *store,
 
     if (rc == NGX_OK) {
         store->sh->snapshot_time = ngx_time();
+        return NGX_OK;
     }
 
-    return rc;
+    /*
+     * A full disk, for instance: the journal loaded is intact, so this
+     * instance goes on appending to it rather than refusing to start; the
+     * next start (or snapshot) compacts it.
+     */
+
+    store->sh->generation--;
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "webhook zone \"%V\": the journal in \"%V\" is not "
+                  "compacted, going on with it", &store->conf.name,
+                  &store->conf.state_dir);
+
+    return NGX_OK;
 }
 
 
@@ -694,20 +708,31 @@ ngx_http_webhook_store_lock_handler(ngx_event_t *ev)
 {
     ngx_http_webhook_store_t *store = ev->data;
 
-    ngx_int_t                       rc;
-    ngx_http_webhook_state_info_t   info;
-
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
+    if (ngx_http_webhook_store_take_over(store, ev->log) != NGX_OK) {
+        ngx_add_timer(ev, 1000);
+    }
+}
+
+
+ngx_int_t
+ngx_http_webhook_store_take_over(ngx_http_webhook_store_t *store,
+    ngx_log_t *log)
+{
+    ngx_int_t                       rc;
+    ngx_http_webhook_state_info_t   info;
+
     if (store->sh->writable) {
-        return;
+        return NGX_OK;
     }
 
-    if (ngx_http_webhook_state_try_lock(store->state, ev->log) != NGX_OK) {
-        ngx_add_timer(ev, 1000);
-        return;
+    if (store->state == NULL
+        || ngx_http_webhook_state_try_lock(store->state, log) != NGX_OK)
+    {
+        return NGX_DECLINED;
     }
 
     /*
@@ -719,14 +744,14 @@ ngx_http_webhook_store_lock_handler(ngx_event_t *ev)
 
     if (store->sh->writable) {
         ngx_shmtx_unlock(&store->shpool->mutex);
-        return;
+        return NGX_OK;
     }
 
     ngx_memzero(&info, sizeof(ngx_http_webhook_state_info_t));
 
     rc = ngx_http_webhook_state_catch_up(store->state, store->sh->seq,
                                          ngx_http_webhook_store_apply, store,
-                                         &info, ev->log);
+                                         &info, log);
 
     if (rc == NGX_DECLINED) {
         /* a newer snapshot: start from it */
@@ -737,16 +762,15 @@ ngx_http_webhook_store_lock_handler(ngx_event_t *ev)
 
         rc = ngx_http_webhook_state_catch_up(store->state, 0,
                                              ngx_http_webhook_store_apply,
-                                             store, &info, ev->log);
+                                             store, &info, log);
     }
 
     if (rc != NGX_OK) {
         ngx_shmtx_unlock(&store->shpool->mutex);
-        ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "webhook zone \"%V\": could not load the state after "
                       "taking it over", &store->conf.name);
-        ngx_add_timer(ev, 1000);
-        return;
+        return NGX_DECLINED;
     }
 
     store->sh->generation = info.generation;
@@ -756,10 +780,12 @@ ngx_http_webhook_store_lock_handler(ngx_event_t *ev)
 
     ngx_shmtx_unlock(&store->shpool->mutex);
 
-    ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "webhook zone \"%V\": took over \"%V\", %ui subscriptions",
                   &store->conf.name, &store->conf.state_dir,
                   store->sh->subscriptions);
+
+    return NGX_OK;
 }
 
 
@@ -2064,7 +2090,7 @@ ngx_http_webhook_store_journal(ngx_http_webhook_store_t *store,
                                       seq, type, p, len, log, &err)
         != NGX_OK)
     {
-        return (err == NGX_ENOSPC) ? NGX_HTTP_WEBHOOK_STORE_FULL
+        return (err == NGX_ENOSPC) ? NGX_HTTP_WEBHOOK_STORE_DISK_FULL
                                    : NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE;
     }
 

@@ -29,6 +29,7 @@
 #define NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE  -104
 #define NGX_HTTP_WEBHOOK_STORE_NO_DELIVERY  -105
 #define NGX_HTTP_WEBHOOK_STORE_DISABLED     -106
+#define NGX_HTTP_WEBHOOK_STORE_DISK_FULL    -107   /* no room for the journal */
 
 
 #define NGX_HTTP_WEBHOOK_DISABLED_NONE      0
@@ -116,6 +117,14 @@ void ngx_http_webhook_store_exit_process(ngx_cycle_t *cycle,
 
 /* NGX_HTTP_WEBHOOK_STORE_UNAVAILABLE while another instance owns the state */
 ngx_int_t ngx_http_webhook_store_writable(ngx_http_webhook_store_t *store);
+
+/*
+ * In a read-only instance: takes the state over if its owner is gone
+ * (blocking: replays what the owner wrote since this instance loaded).
+ * NGX_OK: writable now; NGX_DECLINED: not yet.
+ */
+ngx_int_t ngx_http_webhook_store_take_over(ngx_http_webhook_store_t *store,
+    ngx_log_t *log);
 
 /*
  * "sub" carries the new subscription; id, created, updated and version are

@@ -10,6 +10,8 @@
 
 use Test::Nginx::Socket;
 use WebhookTest;
+use POSIX ();
+use Time::HiRes qw(sleep time);
 
 master_on();
 no_shuffle();
@@ -229,19 +231,45 @@ http {
 }
 _EOC_
 ok(wait_port($main::Port2), "TEST 12: the second nginx listens");
+# a write is held while the first nginx holds the state, 503 when the
+# wait (10 s) is over
+my $t = time;
 my ($st, $h, $body) = http_request($main::Port2, 'POST', '/hooks',
                                    ['Content-Type: application/json'],
                                    '{"action":"a.b","target_url":"https://h.example/11"}');
 is($st, 503, "TEST 12: the second nginx refuses writes");
+ok(time - $t > 9, sprintf("TEST 12: after holding the write (%.1fs)", time - $t));
 is($h->{'retry-after'}, '1', "TEST 12: with Retry-After");
 like($body, qr/^\{"error":"unavailable"/, "TEST 12: as JSON");
-ok(count_hooks($main::Port2) > 0, "TEST 12: but serves reads");
+# a write and a read held while the first nginx stops: answered by the
+# second once it has taken the state over
+my @kids;
+unlink map { state_dir() . "-second-$_" } qw(POST GET);
+for my $req (['POST', '/hooks', ['Content-Type: application/json'],
+              '{"action":"a.b","target_url":"https://h.example/12"}'],
+             ['GET', '/hooks'])
+{
+    my $kid = fork // die "fork: $!";
+    if ($kid == 0) {
+        my ($st, $h, $body) = http_request($main::Port2, @$req);
+        open my $fh, '>', state_dir() . "-second-$req->[0]";
+        print $fh "$st $body";
+        close $fh;
+        POSIX::_exit(0);
+    }
+    push @kids, $kid;
+}
+sleep 0.5;    # both sent (a duration: nothing tells they are held)
 stop_nginx();
-sleep 2.5;
-($st, $h, $body) = http_request($main::Port2, 'POST', '/hooks',
-                                ['Content-Type: application/json'],
-                                '{"action":"a.b","target_url":"https://h.example/12"}');
-is($st, 201, "TEST 12: once the first nginx is gone, the second takes writes");
+my $deadline = time + 15;
+for my $kid (@kids) {
+    sleep 0.05 while waitpid($kid, POSIX::WNOHANG()) != $kid && time < $deadline;
+}
+my $read = sub { open my $fh, '<', state_dir() . "-second-$_[0]" or return '';
+                 local $/; <$fh> // '' };
+like($read->('POST'), qr/^201 /, "TEST 12: a held write, answered once the first nginx is gone");
+like($read->('GET'), qr{^200 .*"target_url":"https://h\.example/10"},
+     "TEST 12: a held read, answered after the takeover");
 stop_nginx($pidfile);
 --- http_config
     webhook_zone  zone=hooks:8m state=$TEST_NGINX_STATE_DIR;

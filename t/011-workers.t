@@ -121,9 +121,13 @@ my $n = main::parallel_creates(4, 50, 'k');
 waitpid $kid, 0;
 ok($n > 0, "TEST 3: creates went on ($n acknowledged)");
 my $acked = 200 + $n;
-$WebhookTest::Saved{acked} = $acked;
 sleep 0.5;
-is(main::count_hooks(), $acked, "TEST 3: every acknowledged create listed");
+# a create stored whose answer died with its worker is listed too: at most
+# one per client (4) beyond those acknowledged
+my $listed = main::count_hooks();
+ok($listed >= $acked && $listed <= $acked + 4,
+   "TEST 3: every acknowledged create listed ($listed listed, $acked acknowledged)");
+$WebhookTest::Saved{acked} = $listed;
 kill_nginx_hard();
 --- request
 GET /hooks?limit=1
