@@ -229,8 +229,8 @@ sub main_test {
                                 @w == 2 && !grep { $old{$_} } @w }),
            "HUP $i: two new workers, the old ones gone");
 
-        my $a = $acked->();
-        ok(wait_until(20, sub { $acked->() >= $a + 30 }),
+        my $n = $acked->();
+        ok(wait_until(20, sub { $acked->() >= $n + 30 }),
            "HUP $i: publishing goes on");
     }
 
@@ -267,8 +267,8 @@ sub main_test {
                             =~ /took over "\Q$Base\E\/state"/ }),
        'the new instance took the state over');
 
-    my $a = $acked->();
-    ok(wait_until(20, sub { $acked->() >= $a + 40 }),
+    my $acks = $acked->();
+    ok(wait_until(20, sub { $acked->() >= $acks + 40 }),
        'the new instance acknowledges events');
 
     diag(sprintf "upgrade done after %.1fs, %d acknowledged (%d before the "
