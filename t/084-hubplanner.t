@@ -407,19 +407,13 @@ sub main_test {
     }
 
     # 1. the committed file, as it is
-    my $prefix = "$Base/as-is";
-    make_path("$prefix/logs", "$prefix/tmp");
-    my ($rc, $out) = ce_run_nginx($prefix,
-        File::Spec->rel2abs('conf-examples/hubplanner.conf'), '-t');
-    is($rc, 0, 'hubplanner.conf as committed: nginx -t') or diag($out);
-
-    my $committed = ce_slurp('conf-examples/hubplanner.conf');
-    like($committed, qr/^\s*webhook_allow_private\s+off;/m,
-         'hubplanner.conf as committed: no private targets');
-    like($committed, qr/^\s*webhook_success\s+200 201 204;/m,
-         'hubplanner.conf: success is 200, 201 or 204');
-    like($committed, qr/^\s*proxy_set_header\s+hubplanner-token\s+\$webhook_token;/m,
-         'hubplanner.conf: hubplanner-token');
+    ce_as_committed('hubplanner', "$Base/as-is",
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'hubplanner.conf as committed: no private targets' ],
+        [ qr/^\s*webhook_success\s+200 201 204;/m,
+          'hubplanner.conf: success is 200, 201 or 204' ],
+        [ qr/^\s*proxy_set_header\s+hubplanner-token\s+\$webhook_token;/m,
+          'hubplanner.conf: hubplanner-token' ]);
 
     # 2. the test copy
     my $conf = ce_prepare('hubplanner', "$Base/provider",
