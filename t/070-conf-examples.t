@@ -256,9 +256,7 @@ sub main_test {
     like($b, qr/^webhook_\w+\{zone="hooks"\} /m, 'provider: prometheus text');
 
     # 6. stop both; nothing went wrong in their logs
-    ce_stop_all();
-    ce_logs_clean('provider', "$Base/provider");
-    ce_logs_clean('receiver', "$Base/receiver");
+    ce_stop_clean(provider => "$Base/provider", receiver => "$Base/receiver");
 
     ok(-s "$Base/state/snapshot" || glob("$Base/state/journal-*"),
        'provider: the state is on disk');

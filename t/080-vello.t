@@ -514,8 +514,7 @@ sub main_test {
                   'payload_too_large');
 
     # 11. stop; nothing went wrong in the log
-    ce_stop_all();
-    ce_logs_clean('vello', $prefix);
+    ce_stop_clean(vello => $prefix);
 
     my @tokens = grep { /vello-secure-token-1|beta-token/ }
                  split /\n/, ce_slurp("$prefix/logs/error.log");

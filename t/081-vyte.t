@@ -343,9 +343,7 @@ _EOR_
                   'validation_failed');
 
     # 11. stop both; nothing went wrong in their logs
-    ce_stop_all();
-    ce_logs_clean('provider', "$Base/provider");
-    ce_logs_clean('receiver', "$Base/receiver");
+    ce_stop_clean(provider => "$Base/provider", receiver => "$Base/receiver");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

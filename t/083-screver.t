@@ -490,8 +490,7 @@ sub main_test {
          '"*" webhook: two attempts answered 200');
 
     # 12. stop; nothing went wrong in the log
-    ce_stop_all();
-    ce_logs_clean('screver', "$Base/provider");
+    ce_stop_clean(screver => "$Base/provider");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

@@ -625,8 +625,7 @@ sub main_test {
     }
 
     # 7. stop; nothing went wrong in the log
-    ce_stop_all();
-    ce_logs_clean('hubplanner', "$Base/provider");
+    ce_stop_clean(hubplanner => "$Base/provider");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

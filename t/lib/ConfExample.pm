@@ -13,7 +13,9 @@ package ConfExample;
 #                              started, its ports waited for
 #   ce_free_ports              free loopback ports in a range
 #   ce_stop_all                every nginx and receiver started here
-#   ce_logs_clean              no alert, crit or emerg in an error log
+#   ce_logs_clean, ce_stop_clean
+#                              no alert, crit or emerg in error logs (the
+#                              second stops everything first)
 #   ce_request                 a raw request as a document prints it
 #                              (Host header included)
 #   ce_raw_request             a request head alone, the write side shut
@@ -53,7 +55,7 @@ use WebhookTest qw(wait_port stop_nginx start_nginx_with);
 
 our @EXPORT = qw(
     ce_run_nginx ce_slurp ce_free_ports ce_prepare ce_start ce_stop_all
-    ce_logs_clean ce_request ce_raw_request
+    ce_logs_clean ce_stop_clean ce_request ce_raw_request
     ce_receiver ce_received ce_cert ce_https_receiver ce_https_received
     ce_https_wait ce_as_committed ce_wait ce_keys
 );
@@ -199,6 +201,19 @@ sub ce_logs_clean {
     my $log = ce_slurp("$prefix/logs/error.log");
     my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log;
     is(join("\n", @bad), '', "$name: no alert, crit or emerg logged");
+}
+
+# the end of a whole-file test: everything started here stopped (one
+# check each nginx), then each error log clean; @names are (name, prefix)
+# pairs
+sub ce_stop_clean {
+    my (@names) = @_;
+
+    ce_stop_all();
+
+    while (my ($name, $prefix) = splice @names, 0, 2) {
+        ce_logs_clean($name, $prefix);
+    }
 }
 
 END {
