@@ -29,8 +29,8 @@
 
 use Test::Nginx::Socket;
 use WebhookTest;
-use ConfExample qw(:DEFAULT json_ok json_error_ok iso_time_ok
-                    std_signature);
+use ConfExample qw(:DEFAULT json_ok json_error_ok std_signature
+                    vyte_hook_ok);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use JSON::PP ();
@@ -49,19 +49,7 @@ our $Key = '2lnpjjrurrl49xja5oo0qujtl60embr7zppiphc5fcav4n7ycx';
 our $Org = '14ce14c8a8ced358c78a5c231d';
 
 # the keys of a hook in the document's examples, with their JSON types
-sub hook_ok {
-    my ($label, $hook, $action, $target) = @_;
-
-    is(ref $hook, 'HASH', "$label: an object") or return;
-    like($hook->{_id} // '', qr/^[0-9a-f]{24}$/, "$label: _id");
-    is($hook->{action}, $action, "$label: action");
-    is($hook->{target_url}, $target, "$label: target_url");
-    is($hook->{organization}, $Org, "$label: organization");
-    is($hook->{scope}, 'organization', "$label: scope");
-    iso_time_ok($hook->{createdAt}, "$label: createdAt");
-    iso_time_ok($hook->{updatedAt}, "$label: updatedAt");
-    like($hook->{__v} // '', qr/^\d+$/, "$label: __v, a number");
-}
+sub hook_ok { vyte_hook_ok(@_, $Org) }
 
 sub main_test {
     remove_tree($Base);
@@ -77,20 +65,8 @@ sub main_test {
           'vyte.conf as committed: profile=vyte' ]);
 
     # 2. the receiver, and the test copy
-    my ($api, $pub, $recv, $app) = ce_free_ports(4, 19930, 19934);
-    my ($crt, $key) = ce_cert("$Base/cert");
-    my $log = "$Base/received.log";
-
-    ce_https_receiver("$Base/receiver", $recv, $app, $crt, $key, $log);
-
-    my $conf = ce_prepare('vyte', "$Base/provider",
-        [ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$api", 1 ],
-        [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$pub", 1 ],
-        [ qr/\bstate=state\b/, "state=$Base/state", 1 ],
-        [ qr/webhook_allow_private\s+off;/, 'webhook_allow_private  on;', 1 ],
-        [ qr{/etc/ssl/certs/ca-certificates\.crt}, $crt, 1 ]);
-
-    ce_start('vyte', "$Base/provider", $conf, $api, $pub);
+    my ($api, $pub, $recv, $log) = ce_https_provider('vyte', $Base,
+                                                     19930, 19934);
 
     my ($st, $h, $b, $v);
     my @json = ('Content-Type: application/json');

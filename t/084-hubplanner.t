@@ -457,28 +457,23 @@ sub main_test {
     isnt($s2->{_id}, $s1->{_id}, 'subscribe: ids are unique');
 
     # required fields, supported events
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-                        '{"target_url":"http://mycompany.com/x"}');
-    json_error_ok('subscribe without event', $st, $h, $b, 422,
-                  'validation_failed');
-    like($b, qr/"field":"event"/, 'subscribe without event: names event');
+    for my $t (
+        [ 'subscribe without event',
+          '{"target_url":"http://mycompany.com/x"}', 'event' ],
+        [ 'subscribe without target_url',
+          '{"event":"project.update"}', 'target_url' ],
+        [ 'subscribe to an unsupported event',
+          '{"event":"project.delete","target_url":"http://mycompany.com/x"}' ],
+        [ 'subscribe to an ftp URL',
+          '{"event":"project.update","target_url":"ftp://mycompany.com/x"}' ])
+    {
+        my ($label, $req, $field) = @$t;
 
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-                        '{"event":"project.update"}');
-    json_error_ok('subscribe without target_url', $st, $h, $b, 422,
-                  'validation_failed');
-    like($b, qr/"field":"target_url"/,
-         'subscribe without target_url: names target_url');
-
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-        '{"event":"project.delete","target_url":"http://mycompany.com/x"}');
-    json_error_ok('subscribe to an unsupported event', $st, $h, $b, 422,
-                  'validation_failed');
-
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-        '{"event":"project.update","target_url":"ftp://mycompany.com/x"}');
-    json_error_ok('subscribe to an ftp URL', $st, $h, $b, 422,
-                  'validation_failed');
+        ($st, $h, $b) = api($Key, 'POST', '/subscription', $req);
+        json_error_ok($label, $st, $h, $b, 422, 'validation_failed');
+        like($b, qr/"field":"$field"/, "$label: names $field")
+            if defined $field;
+    }
 
     ($st, $h, $b) = api('X-No: key', 'POST', '/subscription', $doc_subscribe);
     json_error_ok('subscribe without an API key', $st, $h, $b, 401,

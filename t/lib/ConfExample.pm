@@ -28,12 +28,15 @@ package ConfExample;
 #                              with the openssl CLI, and an https receiver
 #                              (a separate nginx) that logs every request,
 #                              headers and body, one JSON line each
+#   ce_https_provider          an https-only example (vyte, vyte2) started
+#                              with the https receiver as its target
 #   ce_wait, ce_keys           polling; a JSON object's top-level keys
 #
 # On request (not exported by default, as some files have their own):
 #   json_ok, json_error_ok     a JSON response: status, content type, the
 #                              body decoded (and its "error")
 #   iso_time_ok, std_signature
+#   vyte_hook_ok               a hook as the vyte and vyte2 profiles show it
 #
 # Everything started here is stopped at exit too.
 
@@ -57,11 +60,11 @@ our @EXPORT = qw(
     ce_run_nginx ce_slurp ce_free_ports ce_prepare ce_start ce_stop_all
     ce_logs_clean ce_stop_clean ce_request ce_raw_request
     ce_receiver ce_received ce_cert ce_https_receiver ce_https_received
-    ce_https_wait ce_as_committed ce_wait ce_keys
+    ce_https_wait ce_https_provider ce_as_committed ce_wait ce_keys
 );
 
 our @EXPORT_OK = qw(
-    json_ok json_error_ok iso_time_ok std_signature
+    json_ok json_error_ok iso_time_ok std_signature vyte_hook_ok
 );
 
 our @Started;
@@ -494,6 +497,35 @@ sub ce_https_received {
     return @got;
 }
 
+# An example whose provider delivers over https only, the certificate
+# verified (vyte.conf, vyte2.conf), under $base: the https receiver
+# ($base/receiver, a new certificate in $base/cert), and the test copy
+# ($base/provider) with 127.0.0.1:8080 (API) and :8081 (publish) moved to
+# free ports in $from .. $to, state= in $base/state, private targets
+# allowed (the receiver is 127.0.0.1), and the receiver's certificate the
+# CA file, started.  Returns (API port, publish port, receiver port,
+# receiver log).
+sub ce_https_provider {
+    my ($name, $base, $from, $to) = @_;
+
+    my ($api, $pub, $recv, $app) = ce_free_ports(4, $from, $to);
+    my ($crt, $key) = ce_cert("$base/cert");
+    my $log = "$base/received.log";
+
+    ce_https_receiver("$base/receiver", $recv, $app, $crt, $key, $log);
+
+    my $conf = ce_prepare($name, "$base/provider",
+        [ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$api", 1 ],
+        [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$pub", 1 ],
+        [ qr/\bstate=state\b/, "state=$base/state", 1 ],
+        [ qr/webhook_allow_private\s+off;/, 'webhook_allow_private  on;', 1 ],
+        [ qr{/etc/ssl/certs/ca-certificates\.crt}, $crt, 1 ]);
+
+    ce_start($name, "$base/provider", $conf, $api, $pub);
+
+    return ($api, $pub, $recv, $log);
+}
+
 # the first request the https receiver logged with webhook-id $id, within
 # $secs (15)
 sub ce_https_wait {
@@ -544,6 +576,22 @@ sub ce_keys {
     }
 
     return @keys;
+}
+
+# a hook of the vyte and vyte2 profiles, as the documents' examples show
+# it: its keys, with their JSON types; $org its organization
+sub vyte_hook_ok {
+    my ($label, $hook, $action, $target, $org) = @_;
+
+    is(ref $hook, 'HASH', "$label: an object") or return;
+    like($hook->{_id} // '', qr/^[0-9a-f]{24}$/, "$label: _id");
+    is($hook->{action}, $action, "$label: action");
+    is($hook->{target_url}, $target, "$label: target_url");
+    is($hook->{organization}, $org, "$label: organization");
+    is($hook->{scope}, 'organization', "$label: scope");
+    iso_time_ok($hook->{createdAt}, "$label: createdAt");
+    iso_time_ok($hook->{updatedAt}, "$label: updatedAt");
+    like($hook->{__v} // '', qr/^\d+$/, "$label: __v, a number");
 }
 
 # a JSON response: its status, content type; returns the decoded body
