@@ -29,11 +29,11 @@
 
 use Test::Nginx::Socket;
 use WebhookTest;
+use ConfExample;
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use Digest::SHA qw(hmac_sha256 hmac_sha256_hex);
 use MIME::Base64 qw(encode_base64 decode_base64);
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
 # two daemons of their own: nothing to check under valgrind's supervisor,
@@ -45,104 +45,7 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan('no_plan');
 }
 
-our $Bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
 our $Base = File::Spec->rel2abs('t/servroot-state/070-conf-examples');
-our @Started;
-
-# load_module lines (and "user root;" as root, as the runner does) on the
-# command line, as `make run` gives them to quickstart.conf
-sub globals {
-    my $g = '';
-    $g .= "load_module $_; " for split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    $g .= 'user root; ' if $> == 0;
-    return $g;
-}
-
-# nginx with its own prefix; returns (exit status, output)
-sub run_nginx {
-    my ($prefix, $conf, @args) = @_;
-
-    my $pid = open my $fh, '-|';
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT;
-        exec $Bin, @args, '-p', "$prefix/", '-c', $conf,
-             '-e', 'logs/error.log', '-g', globals();
-        die "exec $Bin: $!";
-    }
-
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-
-    return ($? >> 8, $out);
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return scalar <$fh>;
-}
-
-sub free_ports {
-    my ($n) = @_;
-    my @ports;
-
-    for my $p (19900 .. 19919) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => $p, Proto => 'tcp',
-                                      Listen => 1, ReuseAddr => 1);
-        next unless $s;
-        close $s;
-        push @ports, $p;
-        last if @ports == $n;
-    }
-
-    die "no $n free ports in 19900-19919\n" unless @ports == $n;
-    return @ports;
-}
-
-# a prefix with logs/ and tmp/, and conf/nginx.conf: the example with
-# each [regex, replacement, expected count] applied
-sub prepare {
-    my ($name, $prefix, @subs) = @_;
-
-    my $text = slurp("conf-examples/$name.conf");
-    ok(length $text, "$name.conf read");
-
-    for my $s (@subs) {
-        my ($re, $to, $want) = @$s;
-        my $n = () = $text =~ /$re/g;
-        is($n, $want, "$name.conf: $re found $want time(s)");
-        $text =~ s/$re/$to/g;
-    }
-
-    remove_tree($prefix);
-    make_path("$prefix/conf", "$prefix/logs", "$prefix/tmp");
-
-    open my $fh, '>', "$prefix/conf/nginx.conf" or die "$prefix: $!";
-    print $fh $text;
-    close $fh;
-
-    return "$prefix/conf/nginx.conf";
-}
-
-sub start {
-    my ($name, $prefix, $conf, @ports) = @_;
-
-    my ($rc, $out) = run_nginx($prefix, $conf, '-t');
-    is($rc, 0, "$name: nginx -t on the test copy") or diag($out);
-
-    ($rc, $out) = run_nginx($prefix, $conf);
-    is($rc, 0, "$name: nginx started") or diag($out);
-    push @Started, "$prefix/logs/nginx.pid" if $rc == 0;
-
-    for my $p (@ports) {
-        ok(wait_port($p, 10), "$name: listening on $p");
-    }
-}
 
 sub json_error_ok {
     my ($label, $st, $h, $body, $status, $error) = @_;
@@ -163,68 +66,23 @@ sub std_headers {
             "webhook-signature: v1,$sig");
 }
 
-# a request with a Content-Length and no body: nginx answers the header
-# (the 413s)
-sub raw_request {
-    my ($port, $req) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10)
-        or return (0, {}, "connect: $!");
-    print $s $req;
-    shutdown($s, 1);    # no body follows
-
-    # read the header and Content-Length bytes: the connection itself may
-    # stay open for nginx's lingering close
-    my $resp = '';
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        my $n = sysread($s, $resp, 4096, length $resp);
-        last unless $n;
-        if ($resp =~ /^(.*?\r\n\r\n)/s) {
-            my $hl = length $1;
-            my ($cl) = $1 =~ /\r\nContent-Length:\s*(\d+)/i;
-            last if defined $cl && length($resp) >= $hl + $cl;
-        }
-    }
-    close $s;
-
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($st) = ($head // '') =~ m{^HTTP/\d\.\d (\d+)};
-    my %h = map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k, $v) }
-            grep { /:/ } split /\r\n/, $head // '';
-    return ($st // 0, \%h, $body // '');
-}
-
-END {
-    stop_nginx($_) for @Started;
-}
-
 sub main_test {
     remove_tree($Base);
     make_path($Base);
 
     # 1. the committed files, as they are
-    for my $name (qw(standard-webhooks receiver)) {
-        my $prefix = "$Base/as-is-$name";
-        make_path("$prefix/logs", "$prefix/tmp");
-        my ($rc, $out) = run_nginx($prefix,
-                                   File::Spec->rel2abs(
-                                       "conf-examples/$name.conf"), '-t');
-        is($rc, 0, "$name.conf as committed: nginx -t") or diag($out);
-    }
-
-    my $committed = slurp('conf-examples/standard-webhooks.conf');
-    like($committed, qr/^\s*webhook_target_schemes\s+https;/m,
-         'standard-webhooks.conf as committed: https targets only');
-    like($committed, qr/^\s*webhook_allow_private\s+off;/m,
-         'standard-webhooks.conf as committed: no private targets');
+    ce_as_committed('standard-webhooks', "$Base/as-is-standard-webhooks",
+        [ qr/^\s*webhook_target_schemes\s+https;/m,
+          'standard-webhooks.conf as committed: https targets only' ],
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'standard-webhooks.conf as committed: no private targets' ]);
+    ce_as_committed('receiver', "$Base/as-is-receiver");
 
     # 2. the test copies
-    my ($api, $pub, $recv, $app) = free_ports(4);
+    my ($api, $pub, $recv, $app) = ce_free_ports(4, 19900, 19919);
     my %port = (8080 => $api, 8081 => $pub, 8090 => $recv, 8091 => $app);
 
-    my $std_conf = prepare('standard-webhooks', "$Base/provider",
+    my $std_conf = ce_prepare('standard-webhooks', "$Base/provider",
         [ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$api", 1 ],
         [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$pub", 1 ],
         [ qr/\bstate=state\b/, "state=$Base/state", 1 ],
@@ -233,19 +91,19 @@ sub main_test {
           'webhook_target_schemes  https http;', 1 ],
         [ qr/webhook_allow_private\s+off;/, 'webhook_allow_private  on;', 1 ]);
 
-    my $recv_conf = prepare('receiver', "$Base/receiver",
+    my $recv_conf = ce_prepare('receiver', "$Base/receiver",
         [ qr/127\.0\.0\.1:8090\b/, "127.0.0.1:$recv", 1 ],
         [ qr/127\.0\.0\.1:8091\b/, "127.0.0.1:$app", 3 ]);
 
-    my $recv_text = slurp($recv_conf);
+    my $recv_text = ce_slurp($recv_conf);
     my %secret;
     for my $kind (qw(standard github stripe)) {
         ($secret{$kind}) = $recv_text =~ m{/incoming/$kind\s+"([^"]+)";};
         ok(defined $secret{$kind}, "receiver.conf: the $kind secret");
     }
 
-    start('receiver', "$Base/receiver", $recv_conf, $recv, $app);
-    start('standard-webhooks', "$Base/provider", $std_conf, $api, $pub);
+    ce_start('receiver', "$Base/receiver", $recv_conf, $recv, $app);
+    ce_start('standard-webhooks', "$Base/provider", $std_conf, $api, $pub);
 
     # 3. the receiver alone, with signatures made here
     my $body = '{"type":"ping","n":1}';
@@ -287,7 +145,7 @@ sub main_test {
     json_error_ok('receiver: stripe, an hour old', $st, $h, $b, 401,
                   'invalid_signature');
 
-    ($st, $h, $b) = raw_request($recv,
+    ($st, $h, $b) = ce_raw_request($recv,
         "POST /incoming/standard HTTP/1.1\r\nHost: localhost\r\n"
         . "Content-Length: 2000000\r\nConnection: close\r\n\r\n");
     json_error_ok('receiver: nginx\'s own 413', $st, $h, $b, 413,
@@ -299,7 +157,7 @@ sub main_test {
         '{"action":"event.created","target_url":"http://127.0.0.1/"}');
     json_error_ok('provider: no API key', $st, $h, $b, 401, 'unauthorized');
 
-    ($st, $h, $b) = raw_request($api,
+    ($st, $h, $b) = ce_raw_request($api,
         "POST /hooks HTTP/1.1\r\nHost: localhost\r\n"
         . "Authorization: Bearer k-org1\r\n"
         . "Content-Length: 2000000\r\nConnection: close\r\n\r\n");
@@ -341,7 +199,7 @@ sub main_test {
     like($attempts, qr/"error":null/, 'provider: no error');
 
     # what the receiver and its app logged
-    my $app_log = slurp("$Base/receiver/logs/app.log");
+    my $app_log = ce_slurp("$Base/receiver/logs/app.log");
     my ($line) = grep { /id=\Q$evt\E / } split /\n/, $app_log;
     ok($line, 'receiver: the app got the event, with its webhook-id')
         or diag($app_log);
@@ -355,7 +213,7 @@ sub main_test {
     is("webhook-signature: $got_sig", $expected[2],
        'provider: webhook-signature is v1,HMAC(id.timestamp.payload)');
 
-    my $access = slurp("$Base/receiver/logs/access.log");
+    my $access = ce_slurp("$Base/receiver/logs/access.log");
     like($access,
          qr{"POST /incoming/standard HTTP/1\.1" 200 verified=1 error=- upstream=200},
          'receiver: the delivery verified, logged');
@@ -375,7 +233,7 @@ sub main_test {
     is($st, 200, 'receiver: the delivery as sent verifies (a replay '
                  . 'within the tolerance)');
 
-    $access = slurp("$Base/receiver/logs/access.log");
+    $access = ce_slurp("$Base/receiver/logs/access.log");
     like($access, qr/ 401 verified=0 error=mismatch /,
          'receiver: a mismatch logged');
     like($access, qr/ 401 verified=0 error=missing_header /,
@@ -398,16 +256,7 @@ sub main_test {
     like($b, qr/^webhook_\w+\{zone="hooks"\} /m, 'provider: prometheus text');
 
     # 6. stop both; nothing went wrong in their logs
-    for my $pidfile (@Started) {
-        ok(stop_nginx($pidfile), "stopped: $pidfile");
-    }
-    @Started = ();
-
-    for my $name (qw(provider receiver)) {
-        my $log = slurp("$Base/$name/logs/error.log");
-        my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log;
-        is(join("\n", @bad), '', "$name: no alert, crit or emerg logged");
-    }
+    ce_stop_clean(provider => "$Base/provider", receiver => "$Base/receiver");
 
     ok(-s "$Base/state/snapshot" || glob("$Base/state/journal-*"),
        'provider: the state is on disk');

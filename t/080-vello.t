@@ -223,35 +223,6 @@ sub publish {
           'Content-Type: application/json' ], $body);
 }
 
-sub raw_request {
-    my ($port, $req) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 10)
-        or return (0, {}, "connect: $!");
-    print $s $req;
-    shutdown($s, 1);
-
-    my $resp = '';
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        my $n = sysread($s, $resp, 4096, length $resp);
-        last unless $n;
-        if ($resp =~ /^(.*?\r\n\r\n)/s) {
-            my $hl = length $1;
-            my ($cl) = $1 =~ /\r\nContent-Length:\s*(\d+)/i;
-            last if defined $cl && length($resp) >= $hl + $cl;
-        }
-    }
-    close $s;
-
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($st) = ($head // '') =~ m{^HTTP/\d\.\d (\d+)};
-    my %h = map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k, $v) }
-            grep { /:/ } split /\r\n/, $head // '';
-    return ($st // 0, \%h, $body // '');
-}
-
 END {
     local $?;    # waitpid would make the receiver's TERM the exit status
     if ($RecvPid) {
@@ -282,19 +253,11 @@ sub main_test {
     make_path($Base);
 
     # 1. the committed file, as it is
-    {
-        my $prefix = "$Base/as-is";
-        make_path("$prefix/logs", "$prefix/tmp");
-        my ($rc, $out) = ce_run_nginx($prefix,
-            File::Spec->rel2abs('conf-examples/vello.conf'), '-t');
-        is($rc, 0, 'vello.conf as committed: nginx -t') or diag($out);
-    }
-
-    my $text = ce_slurp('conf-examples/vello.conf');
-    like($text, qr/^\s*webhook_target_schemes\s+https;/m,
-         'vello.conf as committed: https targets only');
-    like($text, qr/^\s*webhook_allow_private\s+off;/m,
-         'vello.conf as committed: no private targets');
+    ce_as_committed('vello', "$Base/as-is",
+        [ qr/^\s*webhook_target_schemes\s+https;/m,
+          'vello.conf as committed: https targets only' ],
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'vello.conf as committed: no private targets' ]);
 
     # 2. the test copy: ports, state, targets
     my $prefix = "$Base/provider";
@@ -322,7 +285,7 @@ sub main_test {
     ($st, $h, $b) = api('GET', '/webhooks', undef, 'wrong');
     json_error_ok('api: a wrong key', $st, $h, $b, 401, 'unauthorized');
 
-    ($st, $h, $b) = raw_request($Api,
+    ($st, $h, $b) = ce_raw_request($Api,
         "POST /webhooks HTTP/1.1\r\nHost: localhost\r\n"
         . "Authorization: Bearer vello-key-acme\r\n"
         . "Content-Length: 2000000\r\nConnection: close\r\n\r\n");
@@ -544,15 +507,14 @@ sub main_test {
     ($st, $h, $b) = http_request($Pub, 'GET', '/nowhere');
     json_error_ok('publish: an unknown path', $st, $h, $b, 404, 'not_found');
 
-    ($st, $h, $b) = raw_request($Pub,
+    ($st, $h, $b) = ce_raw_request($Pub,
         "POST /events HTTP/1.1\r\nHost: localhost\r\nX-Account: acme\r\n"
         . "Content-Length: 2000000\r\nConnection: close\r\n\r\n");
     json_error_ok('publish: nginx\'s own 413', $st, $h, $b, 413,
                   'payload_too_large');
 
     # 11. stop; nothing went wrong in the log
-    ce_stop_all();
-    ce_logs_clean('vello', $prefix);
+    ce_stop_clean(vello => $prefix);
 
     my @tokens = grep { /vello-secure-token-1|beta-token/ }
                  split /\n/, ce_slurp("$prefix/logs/error.log");

@@ -29,7 +29,8 @@
 
 use Test::Nginx::Socket;
 use WebhookTest;
-use VyteTest;
+use ConfExample qw(:DEFAULT json_ok json_error_ok std_signature
+                    vyte_hook_ok);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use JSON::PP ();
@@ -48,55 +49,24 @@ our $Key = '2lnpjjrurrl49xja5oo0qujtl60embr7zppiphc5fcav4n7ycx';
 our $Org = '14ce14c8a8ced358c78a5c231d';
 
 # the keys of a hook in the document's examples, with their JSON types
-sub hook_ok {
-    my ($label, $hook, $action, $target) = @_;
-
-    is(ref $hook, 'HASH', "$label: an object") or return;
-    like($hook->{_id} // '', qr/^[0-9a-f]{24}$/, "$label: _id");
-    is($hook->{action}, $action, "$label: action");
-    is($hook->{target_url}, $target, "$label: target_url");
-    is($hook->{organization}, $Org, "$label: organization");
-    is($hook->{scope}, 'organization', "$label: scope");
-    iso_time_ok($hook->{createdAt}, "$label: createdAt");
-    iso_time_ok($hook->{updatedAt}, "$label: updatedAt");
-    like($hook->{__v} // '', qr/^\d+$/, "$label: __v, a number");
-}
+sub hook_ok { vyte_hook_ok(@_, $Org) }
 
 sub main_test {
     remove_tree($Base);
     make_path($Base);
 
     # 1. the committed file, as it is
-    my $prefix = "$Base/as-is";
-    make_path("$prefix/logs", "$prefix/tmp");
-    my ($rc, $out) = run_nginx($prefix,
-                               File::Spec->rel2abs('conf-examples/vyte.conf'),
-                               '-t');
-    is($rc, 0, 'vyte.conf as committed: nginx -t') or diag($out);
-
-    my $committed = slurp('conf-examples/vyte.conf');
-    like($committed, qr/^\s*webhook_target_schemes\s+https;/m,
-         'vyte.conf as committed: https targets only');
-    like($committed, qr/^\s*webhook_allow_private\s+off;/m,
-         'vyte.conf as committed: no private targets');
-    like($committed, qr/^\s*webhook_api\s+zone=vyte profile=vyte;/m,
-         'vyte.conf as committed: profile=vyte');
+    ce_as_committed('vyte', "$Base/as-is",
+        [ qr/^\s*webhook_target_schemes\s+https;/m,
+          'vyte.conf as committed: https targets only' ],
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'vyte.conf as committed: no private targets' ],
+        [ qr/^\s*webhook_api\s+zone=vyte profile=vyte;/m,
+          'vyte.conf as committed: profile=vyte' ]);
 
     # 2. the receiver, and the test copy
-    my ($api, $pub, $recv, $app) = free_ports(4, 19930, 19934);
-    my ($crt, $key) = make_cert("$Base/cert");
-    my $log = "$Base/received.log";
-
-    start_receiver("$Base/receiver", $recv, $app, $crt, $key, $log);
-
-    my $conf = prepare('vyte', "$Base/provider",
-        [ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$api", 1 ],
-        [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$pub", 1 ],
-        [ qr/\bstate=state\b/, "state=$Base/state", 1 ],
-        [ qr/webhook_allow_private\s+off;/, 'webhook_allow_private  on;', 1 ],
-        [ qr{/etc/ssl/certs/ca-certificates\.crt}, $crt, 1 ]);
-
-    start_example('vyte', "$Base/provider", $conf, $api, $pub);
+    my ($api, $pub, $recv, $log) = ce_https_provider('vyte', $Base,
+                                                     19930, 19934);
 
     my ($st, $h, $b, $v);
     my @json = ('Content-Type: application/json');
@@ -221,7 +191,7 @@ _EOB_
     json_error_ok('DELETE /hooks/1234', $st, $h, $b, 404, 'not_found');
 
     # 8. errors nginx answers itself are JSON too
-    ($st, $h, $b) = raw_request($api,
+    ($st, $h, $b) = ce_raw_request($api,
         "POST /hooks HTTP/1.1\r\nHost: localhost\r\n"
         . "Authorization: $Key\r\n"
         . "Content-Length: 2000000\r\nConnection: close\r\n\r\n");
@@ -270,8 +240,8 @@ _EOR_
     is($v->{deliveries}, 1, 'publish: one delivery (the https hook)');
     my $evt = $v->{id} // 'none';
 
-    my $r = wait_received($log, $evt);
-    ok($r, 'the receiver got the event') or diag(slurp($log));
+    my $r = ce_https_wait($log, $evt);
+    ok($r, 'the receiver got the event') or diag(ce_slurp($log));
     $r //= {};
 
     is($r->{method}, 'POST', 'delivery: POST');
@@ -316,7 +286,7 @@ _EOR_
     is($v->{deliveries}, 1, 'publish user.joined: one delivery');
     $evt = $v->{id} // 'none';
 
-    $r = wait_received($log, $evt) // {};
+    $r = ce_https_wait($log, $evt) // {};
     is($r->{uri}, '/hooks/12345?kind=user', 'user.joined: delivered');
     is($r->{body},
        qq([{"action":"user.joined","organization":"$Org",)
@@ -333,7 +303,7 @@ _EOR_
 
     # nothing else was delivered (event.cancelled has one hook, and the
     # deleted and http ones got nothing)
-    my @all = received($log);
+    my @all = ce_https_received($log);
     is(scalar @all, 2, 'the receiver got two requests, no more');
 
     # publishing: the tenant is required; an unknown action is refused
@@ -349,13 +319,7 @@ _EOR_
                   'validation_failed');
 
     # 11. stop both; nothing went wrong in their logs
-    stop_all();
-
-    for my $name (qw(provider receiver)) {
-        my $elog = slurp("$Base/$name/logs/error.log");
-        my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $elog;
-        is(join("\n", @bad), '', "$name: no alert, crit or emerg logged");
-    }
+    ce_stop_clean(provider => "$Base/provider", receiver => "$Base/receiver");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

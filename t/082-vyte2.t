@@ -41,7 +41,8 @@
 
 use Test::Nginx::Socket;
 use WebhookTest;
-use VyteTest;
+use ConfExample qw(:DEFAULT json_ok json_error_ok std_signature
+                    vyte_hook_ok);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use JSON::PP ();
@@ -60,55 +61,24 @@ our $Key = '2lnpjjrurrl49xja5oo0qujtl60embr7zppiphc5fcav4n7ycx';
 our $Org = '60af5269459aad001d0cb565';
 
 # the keys of a hook in the document's examples, with their JSON types
-sub hook_ok {
-    my ($label, $hook, $action, $target) = @_;
-
-    is(ref $hook, 'HASH', "$label: an object") or return;
-    like($hook->{_id} // '', qr/^[0-9a-f]{24}$/, "$label: _id");
-    is($hook->{action}, $action, "$label: action");
-    is($hook->{target_url}, $target, "$label: target_url");
-    is($hook->{organization}, $Org, "$label: organization");
-    is($hook->{scope}, 'organization', "$label: scope");
-    iso_time_ok($hook->{createdAt}, "$label: createdAt");
-    iso_time_ok($hook->{updatedAt}, "$label: updatedAt");
-    like($hook->{__v} // '', qr/^\d+$/, "$label: __v, a number");
-}
+sub hook_ok { vyte_hook_ok(@_, $Org) }
 
 sub main_test {
     remove_tree($Base);
     make_path($Base);
 
     # 1. the committed file, as it is
-    my $prefix = "$Base/as-is";
-    make_path("$prefix/logs", "$prefix/tmp");
-    my ($rc, $out) = run_nginx($prefix,
-                               File::Spec->rel2abs('conf-examples/vyte2.conf'),
-                               '-t');
-    is($rc, 0, 'vyte2.conf as committed: nginx -t') or diag($out);
-
-    my $committed = slurp('conf-examples/vyte2.conf');
-    like($committed, qr/^\s*webhook_target_schemes\s+https;/m,
-         'vyte2.conf as committed: https targets only');
-    like($committed, qr/^\s*webhook_allow_private\s+off;/m,
-         'vyte2.conf as committed: no private targets');
-    like($committed, qr/^\s*webhook_api\s+zone=vyte2 profile=vyte2;/m,
-         'vyte2.conf as committed: profile=vyte2');
+    ce_as_committed('vyte2', "$Base/as-is",
+        [ qr/^\s*webhook_target_schemes\s+https;/m,
+          'vyte2.conf as committed: https targets only' ],
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'vyte2.conf as committed: no private targets' ],
+        [ qr/^\s*webhook_api\s+zone=vyte2 profile=vyte2;/m,
+          'vyte2.conf as committed: profile=vyte2' ]);
 
     # 2. the receiver, and the test copy
-    my ($api, $pub, $recv, $app) = free_ports(4, 19935, 19939);
-    my ($crt, $key) = make_cert("$Base/cert");
-    my $log = "$Base/received.log";
-
-    start_receiver("$Base/receiver", $recv, $app, $crt, $key, $log);
-
-    my $conf = prepare('vyte2', "$Base/provider",
-        [ qr/127\.0\.0\.1:8080\b/, "127.0.0.1:$api", 1 ],
-        [ qr/127\.0\.0\.1:8081\b/, "127.0.0.1:$pub", 1 ],
-        [ qr/\bstate=state\b/, "state=$Base/state", 1 ],
-        [ qr/webhook_allow_private\s+off;/, 'webhook_allow_private  on;', 1 ],
-        [ qr{/etc/ssl/certs/ca-certificates\.crt}, $crt, 1 ]);
-
-    start_example('vyte2', "$Base/provider", $conf, $api, $pub);
+    my ($api, $pub, $recv, $log) = ce_https_provider('vyte2', $Base,
+                                                     19935, 19939);
 
     my ($st, $h, $b, $v);
     my @json = ('Content-Type: application/json');
@@ -274,7 +244,7 @@ _EOB_
     json_error_ok('delete again', $st, $h, $b, 404, 'not_found');
 
     # 8. errors nginx answers itself are JSON too; v1's path is not here
-    ($st, $h, $b) = raw_request($api,
+    ($st, $h, $b) = ce_raw_request($api,
         "POST /v2/hooks HTTP/1.1\r\nHost: localhost\r\n"
         . "Authorization: $Key\r\n"
         . "Content-Length: 2000000\r\nConnection: close\r\n\r\n");
@@ -311,8 +281,8 @@ _EOB_
     is($v->{deliveries}, 1, 'publish event.voted: one delivery');
     my $evt = $v->{id} // 'none';
 
-    my $r = wait_received($log, $evt);
-    ok($r, 'the receiver got event.voted') or diag(slurp($log));
+    my $r = ce_https_wait($log, $evt);
+    ok($r, 'the receiver got event.voted') or diag(ce_slurp($log));
     $r //= {};
 
     is($r->{method}, 'POST', 'event.voted: POST');
@@ -342,7 +312,7 @@ _EOB_
     is($v->{deliveries}, 1, 'publish user.joined: one delivery');
     $evt = $v->{id} // 'none';
 
-    $r = wait_received($log, $evt) // {};
+    $r = ce_https_wait($log, $evt) // {};
     is($r->{uri}, '/hooks?id=123&action=user.joined', 'user.joined: delivered');
     $d = eval { JSON::PP->new->utf8->decode($r->{body} // '') };
     $d = [] unless ref $d eq 'ARRAY';
@@ -356,17 +326,11 @@ _EOB_
        'user.joined: webhook-signature with its hook\'s secret');
 
     # the hooks at www.test.com / www.toto.com were not matched
-    my @all = received($log);
+    my @all = ce_https_received($log);
     is(scalar @all, 2, 'the receiver got two requests, no more');
 
     # 11. stop both; nothing went wrong in their logs
-    stop_all();
-
-    for my $name (qw(provider receiver)) {
-        my $elog = slurp("$Base/$name/logs/error.log");
-        my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $elog;
-        is(join("\n", @bad), '', "$name: no alert, crit or emerg logged");
-    }
+    ce_stop_clean(provider => "$Base/provider", receiver => "$Base/receiver");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

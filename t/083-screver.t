@@ -132,19 +132,13 @@ sub main_test {
     make_path($Base);
 
     # 1. the committed file, as it is
-    my $prefix = "$Base/as-is";
-    make_path("$prefix/logs", "$prefix/tmp");
-    my ($rc, $out) = ce_run_nginx($prefix,
-        File::Spec->rel2abs('conf-examples/screver.conf'), '-t');
-    is($rc, 0, 'screver.conf as committed: nginx -t') or diag($out);
-
-    my $committed = ce_slurp('conf-examples/screver.conf');
-    like($committed, qr/^\s*webhook_target_schemes\s+https;/m,
-         'screver.conf as committed: https targets only');
-    like($committed, qr/^\s*webhook_allow_private\s+off;/m,
-         'screver.conf as committed: no private targets');
-    like($committed, qr/webhook_api\s+zone=\w+ profile=screver;/,
-         'screver.conf: the screver profile');
+    ce_as_committed('screver', "$Base/as-is",
+        [ qr/^\s*webhook_target_schemes\s+https;/m,
+          'screver.conf as committed: https targets only' ],
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'screver.conf as committed: no private targets' ],
+        [ qr/webhook_api\s+zone=\w+ profile=screver;/,
+          'screver.conf: the screver profile' ]);
 
     # 2. the test copy
     my $conf = ce_prepare('screver', "$Base/provider",
@@ -496,8 +490,7 @@ sub main_test {
          '"*" webhook: two attempts answered 200');
 
     # 12. stop; nothing went wrong in the log
-    ce_stop_all();
-    ce_logs_clean('screver', "$Base/provider");
+    ce_stop_clean(screver => "$Base/provider");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

@@ -407,19 +407,13 @@ sub main_test {
     }
 
     # 1. the committed file, as it is
-    my $prefix = "$Base/as-is";
-    make_path("$prefix/logs", "$prefix/tmp");
-    my ($rc, $out) = ce_run_nginx($prefix,
-        File::Spec->rel2abs('conf-examples/hubplanner.conf'), '-t');
-    is($rc, 0, 'hubplanner.conf as committed: nginx -t') or diag($out);
-
-    my $committed = ce_slurp('conf-examples/hubplanner.conf');
-    like($committed, qr/^\s*webhook_allow_private\s+off;/m,
-         'hubplanner.conf as committed: no private targets');
-    like($committed, qr/^\s*webhook_success\s+200 201 204;/m,
-         'hubplanner.conf: success is 200, 201 or 204');
-    like($committed, qr/^\s*proxy_set_header\s+hubplanner-token\s+\$webhook_token;/m,
-         'hubplanner.conf: hubplanner-token');
+    ce_as_committed('hubplanner', "$Base/as-is",
+        [ qr/^\s*webhook_allow_private\s+off;/m,
+          'hubplanner.conf as committed: no private targets' ],
+        [ qr/^\s*webhook_success\s+200 201 204;/m,
+          'hubplanner.conf: success is 200, 201 or 204' ],
+        [ qr/^\s*proxy_set_header\s+hubplanner-token\s+\$webhook_token;/m,
+          'hubplanner.conf: hubplanner-token' ]);
 
     # 2. the test copy
     my $conf = ce_prepare('hubplanner', "$Base/provider",
@@ -463,28 +457,23 @@ sub main_test {
     isnt($s2->{_id}, $s1->{_id}, 'subscribe: ids are unique');
 
     # required fields, supported events
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-                        '{"target_url":"http://mycompany.com/x"}');
-    json_error_ok('subscribe without event', $st, $h, $b, 422,
-                  'validation_failed');
-    like($b, qr/"field":"event"/, 'subscribe without event: names event');
+    for my $t (
+        [ 'subscribe without event',
+          '{"target_url":"http://mycompany.com/x"}', 'event' ],
+        [ 'subscribe without target_url',
+          '{"event":"project.update"}', 'target_url' ],
+        [ 'subscribe to an unsupported event',
+          '{"event":"project.delete","target_url":"http://mycompany.com/x"}' ],
+        [ 'subscribe to an ftp URL',
+          '{"event":"project.update","target_url":"ftp://mycompany.com/x"}' ])
+    {
+        my ($label, $req, $field) = @$t;
 
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-                        '{"event":"project.update"}');
-    json_error_ok('subscribe without target_url', $st, $h, $b, 422,
-                  'validation_failed');
-    like($b, qr/"field":"target_url"/,
-         'subscribe without target_url: names target_url');
-
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-        '{"event":"project.delete","target_url":"http://mycompany.com/x"}');
-    json_error_ok('subscribe to an unsupported event', $st, $h, $b, 422,
-                  'validation_failed');
-
-    ($st, $h, $b) = api($Key, 'POST', '/subscription',
-        '{"event":"project.update","target_url":"ftp://mycompany.com/x"}');
-    json_error_ok('subscribe to an ftp URL', $st, $h, $b, 422,
-                  'validation_failed');
+        ($st, $h, $b) = api($Key, 'POST', '/subscription', $req);
+        json_error_ok($label, $st, $h, $b, 422, 'validation_failed');
+        like($b, qr/"field":"$field"/, "$label: names $field")
+            if defined $field;
+    }
 
     ($st, $h, $b) = api('X-No: key', 'POST', '/subscription', $doc_subscribe);
     json_error_ok('subscribe without an API key', $st, $h, $b, 401,
@@ -631,8 +620,7 @@ sub main_test {
     }
 
     # 7. stop; nothing went wrong in the log
-    ce_stop_all();
-    ce_logs_clean('hubplanner', "$Base/provider");
+    ce_stop_clean(hubplanner => "$Base/provider");
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

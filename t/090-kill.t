@@ -41,103 +41,36 @@ our $Recv = "$Base/recv";
 our $RecvLog = "$Base/received.log";
 our $ROUNDS = 4;
 
-write_conf($Recv, <<"_EOC_");
-worker_processes  1;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
+# the receiver: the first attempt of events ...3 and ...7 gets a 503; 100
+# requests a second pass, the others wait
+write_recv_conf(prefix => $Recv, port => $RecvPort, log => $RecvLog,
+                http => <<'_EOH_', locations => <<'_EOL_');
 
-    log_format  recv escape=none
-                '\$msec \$status \$http_x_event_id \$http_x_attempt';
-
-    limit_req_zone       \$server_port zone=slow:1m rate=100r/s;
+    limit_req_zone       $server_port zone=slow:1m rate=100r/s;
     limit_req_log_level  warn;
 
-    map \$http_x_event_id:\$http_x_attempt \$first_fails {
+    map $http_x_event_id:$http_x_attempt $first_fails {
         default     0;
-        "~[37]:1\$"  1;
+        "~[37]:1$"  1;
     }
-
-    server {
-        listen      127.0.0.1:$RecvPort;
-        access_log  $RecvLog recv;
-
+_EOH_
         location / {
-            if (\$first_fails) {
+            if ($first_fails) {
                 return  503;
             }
 
             limit_req  zone=slow burst=5000;
-            try_files  /nonexistent \@ok;
+            try_files  /nonexistent @ok;
         }
 
-        location \@ok {
+        location @ok {
             return  200 "ok";
         }
-    }
-}
-_EOC_
+_EOL_
 
-write_conf($Nginx, <<"_EOC_");
-worker_processes  2;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
-    access_log             off;
-
-    webhook_zone  zone=kill:8m state=$Base/state fsync=on;
-
-    server {
-        listen  127.0.0.1:$Port;
-
-        webhook_allow_private   on;
-        webhook_target_schemes  https http;
-
-        location /hooks {
-            webhook_api     zone=kill;
-            webhook_tenant  org1;
-        }
-
-        location = /events {
-            webhook_publish  zone=kill;
-            webhook_tenant   org1;
-        }
-
-        location = /status {
-            webhook_status  zone=kill;
-        }
-
-        location = /_webhook {
-            internal;
-            webhook_deliver     zone=kill;
-            webhook_retry       500ms 500ms 500ms 500ms 500ms 500ms 500ms
-                                500ms 500ms 500ms;
-            resolver            127.0.0.1;
-            proxy_pass          \$webhook_upstream_url;
-            proxy_buffering     off;
-            proxy_http_version  1.1;
-            proxy_set_header    X-Event-Id \$webhook_event_id;
-            proxy_set_header    X-Attempt \$webhook_attempt;
-        }
-    }
-}
-_EOC_
-
-sub start_ok {
-    my ($label) = @_;
-
-    my ($ok, $out) = start_instance($Nginx);
-    ok($ok, "$label: nginx started") or diag($out);
-    ok(wait_port($Port, 10), "$label: nginx listens");
-}
+write_provider_conf(prefix => $Nginx, port => $Port, zone => 'kill',
+                    state => "$Base/state", zone_args => 'fsync=on',
+                    retry => join(' ', ('500ms') x 10));
 
 sub worker_pids {
     my @pids = nginx_pids("$Nginx/logs/nginx.pid");
@@ -146,11 +79,8 @@ sub worker_pids {
 }
 
 sub main_test {
-    my ($ok, $out) = start_instance($Recv);
-    ok($ok, 'the receiver started') or diag($out);
-    ok(wait_port($RecvPort, 10), 'the receiver listens');
-
-    start_ok('first start');
+    start_ok($Recv, 'the receiver', $RecvPort);
+    start_ok($Nginx, 'first start: nginx', $Port);
 
     my ($st, $h, $body) = http_request($Port, 'POST', '/hooks',
         ['Content-Type: application/json'],
@@ -206,7 +136,7 @@ sub main_test {
         # the publisher finds nobody for a moment
         sleep 0.2;
 
-        start_ok("round $round: start after the kill");
+        start_ok($Nginx, "round $round: start after the kill: nginx", $Port);
     }
 
     my $a1 = $acked->();
@@ -219,12 +149,8 @@ sub main_test {
     my @log = publisher_log($Base, 'k');
     my ($last) = map { $_->[0] } $log[-1] // [0];
 
-    my @left;
-    wait_until(60, sub { @left = missing_ids($RecvLog, \@acked); !@left });
-
-    is(scalar @left, 0, scalar(@acked) . ' acknowledged events, each '
-                        . 'delivered at least once')
-        or diag("missing: @left[0 .. ($#left < 9 ? $#left : 9)]");
+    delivered_ok($RecvLog, \@acked, 60,
+                 'acknowledged events, each delivered at least once');
 
     my %sent = map { ("k-$_" => 1) } 1 .. $last;
     my $got = accepted($RecvLog);
@@ -242,25 +168,18 @@ sub main_test {
     is(join(' ', map { $_->[1] } @bad_status), '',
        'publishing: only 202s or no answer (killed), never an error status');
 
-    my $status;
-    wait_until(10, sub {
-        $status = get_json($Port, '/status');
-        $status && !$status->{deliveries}{queued}
-        && !$status->{deliveries}{in_flight};
-    });
+    my $status = settled_status($Port);
     ok($status && $status->{deliveries}{queued} == 0
        && $status->{deliveries}{in_flight} == 0
        && $status->{deliveries}{failed} == 0,
        'the queue is empty, nothing failed')
         or diag(Test::More::explain($status));
 
-    ok(stop_nginx("$Nginx/logs/nginx.pid"), 'nginx stopped');
-    ok(stop_nginx("$Recv/logs/nginx.pid"), 'the receiver stopped');
-
     # the master reports each worker killed; nothing else of these levels
-    is(bad_log_lines("$Nginx/logs/error.log", 'crit|alert|emerg',
-                     qr/exited on signal 9/),
-       '', 'no crit, alert or emerg logged but the killed workers');
+    stop_clean(nginx => $Nginx, recv => $Recv,
+               except => qr/exited on signal 9/,
+               label => 'no crit, alert or emerg logged but the killed '
+                        . 'workers');
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

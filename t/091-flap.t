@@ -33,54 +33,10 @@ our $Nginx = "$Base/nginx";
 our $RecvLog = "$Base/received.log";
 our $N = 40;
 
-write_conf($Nginx, <<"_EOC_");
-worker_processes  2;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
-    access_log             off;
-
-    webhook_zone  zone=flap:8m state=$Base/state attempts=1000;
-
-    server {
-        listen  127.0.0.1:$Port;
-
-        webhook_allow_private   on;
-        webhook_target_schemes  https http;
-
-        location /hooks {
-            webhook_api     zone=flap;
-            webhook_tenant  org1;
-        }
-
-        location = /events {
-            webhook_publish  zone=flap;
-            webhook_tenant   org1;
-        }
-
-        location = /status {
-            webhook_status  zone=flap;
-        }
-
-        location = /_webhook {
-            internal;
-            webhook_deliver          zone=flap;
-            webhook_retry            200ms 300ms 500ms 500ms 1s 1s 1s 1s 1s 1s;
-            webhook_attempt_timeout  1s;
-            resolver                 127.0.0.1;
-            proxy_pass               \$webhook_upstream_url;
-            proxy_buffering          off;
-            proxy_http_version       1.1;
-            proxy_set_header         X-Event-Id \$webhook_event_id;
-            proxy_set_header         X-Attempt \$webhook_attempt;
-        }
-    }
-}
-_EOC_
+write_provider_conf(prefix => $Nginx, port => $Port, zone => 'flap',
+                    state => "$Base/state", zone_args => 'attempts=1000',
+                    retry => '200ms 300ms 500ms 500ms 1s 1s 1s 1s 1s 1s',
+                    deliver => 'webhook_attempt_timeout  1s;');
 
 # event "f-n": attempts 1 .. n % 4 fail, alternately 500 and no answer
 sub planned {
@@ -98,9 +54,7 @@ sub main_test {
                              down_after => 30, down => 1);
     ok(wait_port($RecvPort, 10), 'the receiver listens');
 
-    my ($ok, $out) = start_instance($Nginx);
-    ok($ok, 'nginx started') or diag($out);
-    ok(wait_port($Port, 10), 'nginx listens');
+    start_ok($Nginx, 'nginx', $Port);
 
     my ($st, $h, $body) = http_request($Port, 'POST', '/hooks',
         ['Content-Type: application/json'],
@@ -202,13 +156,10 @@ sub main_test {
        'status: nothing queued, in flight or failed')
         or diag(Test::More::explain($status));
 
-    ok(stop_nginx("$Nginx/logs/nginx.pid"), 'nginx stopped');
+    stop_clean(nginx => $Nginx);
 
     kill 'TERM', $recv;
     waitpid $recv, 0;
-
-    is(bad_log_lines("$Nginx/logs/error.log"), '',
-       'no crit, alert or emerg logged');
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

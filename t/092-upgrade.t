@@ -45,77 +45,11 @@ our $Recv = "$Base/recv";
 our $RecvLog = "$Base/received.log";
 our $PidFile = "$Nginx/logs/nginx.pid";
 
-write_conf($Recv, <<"_EOC_");
-worker_processes  1;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
+write_recv_conf(prefix => $Recv, port => $RecvPort, log => $RecvLog);
 
-    log_format  recv escape=none
-                '\$msec \$status \$http_x_event_id \$http_x_attempt';
-
-    server {
-        listen      127.0.0.1:$RecvPort;
-        access_log  $RecvLog recv;
-
-        location / {
-            return  200 "ok";
-        }
-    }
-}
-_EOC_
-
-write_conf($Nginx, <<"_EOC_");
-worker_processes  2;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
-    access_log             off;
-
-    webhook_zone  zone=up:8m state=$Base/state fsync=on;
-
-    server {
-        listen  127.0.0.1:$Port;
-
-        webhook_allow_private   on;
-        webhook_target_schemes  https http;
-
-        location /hooks {
-            webhook_api     zone=up;
-            webhook_tenant  org1;
-        }
-
-        location = /events {
-            webhook_publish  zone=up;
-            webhook_tenant   org1;
-        }
-
-        location = /status {
-            webhook_status  zone=up;
-        }
-
-        location = /_webhook {
-            internal;
-            webhook_deliver     zone=up;
-            webhook_retry       500ms 500ms 500ms 500ms 500ms;
-            resolver            127.0.0.1;
-            proxy_pass          \$webhook_upstream_url;
-            proxy_buffering     off;
-            proxy_http_version  1.1;
-            proxy_set_header    X-Event-Id \$webhook_event_id;
-            proxy_set_header    X-Attempt \$webhook_attempt;
-        }
-    }
-}
-_EOC_
+write_provider_conf(prefix => $Nginx, port => $Port, zone => 'up',
+                    state => "$Base/state", zone_args => 'fsync=on',
+                    retry => '500ms 500ms 500ms 500ms 500ms');
 
 # creates, reads and deletes subscriptions until $Base/api.stop exists;
 # "step status seconds" per request in $Base/api.log
@@ -191,13 +125,8 @@ sub alive {
 }
 
 sub main_test {
-    my ($ok, $out) = start_instance($Recv);
-    ok($ok, 'the receiver started') or diag($out);
-    ok(wait_port($RecvPort, 10), 'the receiver listens');
-
-    ($ok, $out) = start_instance($Nginx);
-    ok($ok, 'nginx started') or diag($out);
-    ok(wait_port($Port, 10), 'nginx listens');
+    start_ok($Recv, 'the receiver', $RecvPort);
+    start_ok($Nginx, 'nginx', $Port);
 
     my ($st, $h, $body) = http_request($Port, 'POST', '/hooks',
         ['Content-Type: application/json'],
@@ -307,33 +236,20 @@ sub main_test {
     # nothing lost
 
     my @ids = map { publisher_acked($Base, $_) } qw(p q);
-    my @left;
-    wait_until(30, sub { @left = missing_ids($RecvLog, \@ids); !@left });
-    is(scalar @left, 0, scalar(@ids) . ' acknowledged events, each '
-                        . 'delivered')
-        or diag("missing: @left[0 .. ($#left < 9 ? $#left : 9)]");
+    delivered_ok($RecvLog, \@ids, 30, 'acknowledged events, each delivered');
 
     my @dups = duplicates(accepted($RecvLog));
     diag(scalar(@dups) . " delivered twice (a worker stopped by the old "
          . "master's QUIT may repeat an attempt in flight)") if @dups;
 
-    my $status;
-    wait_until(10, sub {
-        $status = get_json($Port, '/status');
-        $status && !$status->{deliveries}{queued}
-        && !$status->{deliveries}{in_flight};
-    });
+    my $status = settled_status($Port);
     ok($status && $status->{writable} && $status->{subscriptions} == 1
        && $status->{deliveries}{queued} == 0
        && $status->{deliveries}{failed} == 0,
        'the new instance: writable, one subscription, nothing queued')
         or diag(Test::More::explain($status));
 
-    ok(stop_nginx($PidFile), 'nginx stopped');
-    ok(stop_nginx("$Recv/logs/nginx.pid"), 'the receiver stopped');
-
-    is(bad_log_lines("$Nginx/logs/error.log"), '',
-       'no crit, alert or emerg logged');
+    stop_clean(nginx => $Nginx, recv => $Recv);
 }
 
 unless ($ENV{TEST_NGINX_USE_VALGRIND}) {

@@ -76,78 +76,11 @@ our $Filler = "$State/filler";    # and "$Filler-2"
 our $Pad = 'x' x 2000;
 
 sub main_test {
-    write_conf($Recv, <<"_EOC_");
-worker_processes  1;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
+    write_recv_conf(prefix => $Recv, port => $RecvPort, log => $RecvLog);
 
-    log_format  recv escape=none
-                '\$msec \$status \$http_x_event_id \$http_x_attempt';
-
-    server {
-        listen      127.0.0.1:$RecvPort;
-        access_log  $RecvLog recv;
-
-        location / {
-            return  200 "ok";
-        }
-    }
-}
-_EOC_
-
-    write_conf($Nginx, <<"_EOC_");
-worker_processes  2;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path  tmp/client_body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
-    access_log             off;
-
-    webhook_zone  zone=full:8m state=$State fsync=on;
-
-    server {
-        listen  127.0.0.1:$Port;
-
-        webhook_allow_private   on;
-        webhook_target_schemes  https http;
-
-        location /hooks {
-            webhook_api     zone=full;
-            webhook_tenant  org1;
-        }
-
-        location = /events {
-            webhook_publish  zone=full;
-            webhook_tenant   org1;
-        }
-
-        location = /status {
-            webhook_status  zone=full;
-        }
-
-        location = /_webhook {
-            internal;
-            webhook_deliver     zone=full;
-            webhook_retry       1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s
-                                1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s;
-            resolver            127.0.0.1;
-            proxy_pass          \$webhook_upstream_url;
-            proxy_buffering     off;
-            proxy_http_version  1.1;
-            proxy_set_header    X-Event-Id \$webhook_event_id;
-            proxy_set_header    X-Attempt \$webhook_attempt;
-        }
-    }
-}
-_EOC_
+    write_provider_conf(prefix => $Nginx, port => $Port, zone => 'full',
+                        state => $State, zone_args => 'fsync=on',
+                        retry => join(' ', ('1s') x 28));
 
     my @acked;
     my $n = 0;
@@ -161,12 +94,7 @@ _EOC_
         return ($st, $h, $body);
     };
 
-    my $start = sub {
-        my ($label) = @_;
-        my ($ok, $out) = start_instance($Nginx);
-        ok($ok, "$label: nginx started") or diag($out);
-        ok(wait_port($Port, 10), "$label: nginx listens");
-    };
+    my $start = sub { start_ok($Nginx, "$_[0]: nginx", $Port) };
 
     my $full_error = sub {
         my ($label, $st, $h, $body) = @_;
@@ -282,24 +210,15 @@ _EOC_
     is($status && $status->{subscriptions}, $subs + 1,
        'every subscription acknowledged is there');
 
-    my ($ok, $out) = start_instance($Recv);
-    ok($ok, 'the receiver started') or diag($out);
+    start_ok($Recv, 'the receiver');
 
-    my @left;
-    wait_until(30, sub { @left = missing_ids($RecvLog, \@acked); !@left });
-    is(scalar @left, 0, scalar(@acked) . ' acknowledged events, each '
-                        . 'delivered')
-        or diag("missing: @left");
+    delivered_ok($RecvLog, \@acked, 30, 'acknowledged events, each delivered');
 
     my %acked = map { $_ => 1 } @acked;
     my @unknown = grep { !$acked{$_} } sort keys %{ accepted($RecvLog) };
     is("@unknown", '', 'nothing delivered that was refused');
 
-    ok(stop_nginx("$Nginx/logs/nginx.pid"), 'nginx stopped');
-    ok(stop_nginx("$Recv/logs/nginx.pid"), 'the receiver stopped');
-
-    is(bad_log_lines("$Nginx/logs/error.log"), '',
-       'no crit, alert or emerg logged');
+    stop_clean(nginx => $Nginx, recv => $Recv);
 }
 
 if ($Mounted) {

@@ -9,6 +9,29 @@ package FaultTest;
 # Everything waits by polling a condition with a deadline, never by a
 # fixed sleep alone, so that a loaded machine makes a file slower, not
 # flaky.
+#
+#   fault_base                 t/servroot-state/NAME, fresh
+#   write_conf                 PREFIX/conf/nginx.conf, module lines added
+#   write_provider_conf        the provider they share: two workers, one
+#                              zone, API /hooks, publish /events, /status,
+#                              deliveries with X-Event-Id and X-Attempt
+#   write_recv_conf            a receiver nginx logging each request as
+#                              "msec status id attempt" (what received()
+#                              reads)
+#   start_instance, start_ok   nginx -p PREFIX (checked: started, listens)
+#   wait_until, get_json, settled_status
+#                              polling; GET a JSON; /status once nothing
+#                              is queued or in flight
+#   publisher, stop_publisher, publisher_acked, publisher_log
+#                              a child process publishing events until
+#                              told to stop, and what it saw
+#   received, accepted, missing_ids, duplicates, delivered_ok
+#                              what a receiver logged; every id delivered
+#   flap_receiver              a Perl receiver that fails, hangs and goes
+#                              down as told
+#   bad_log_lines, stop_clean  error log lines of some levels; the end of
+#                              a file: nginx (and its receiver) stopped,
+#                              nginx's error log clean
 
 use strict;
 use warnings;
@@ -25,10 +48,11 @@ use Time::HiRes qw(sleep time);
 use Exporter 'import';
 
 our @EXPORT = qw(
-    fault_base write_conf start_instance instance_pid_file
+    fault_base write_conf write_provider_conf write_recv_conf
+    start_instance start_ok instance_pid_file
     wait_until publisher stop_publisher publisher_acked publisher_log
-    received accepted missing_ids duplicates bad_log_lines slurp
-    get_json flap_receiver
+    received accepted missing_ids duplicates delivered_ok bad_log_lines
+    stop_clean slurp get_json settled_status flap_receiver
 );
 
 our $Bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -73,6 +97,105 @@ sub write_conf {
     close $fh;
 }
 
+# A provider on 127.0.0.1:$a{port} in $a{prefix}: two workers, zone
+# $a{zone} (8m, state $a{state}, then $a{zone_args}), its API at /hooks and
+# publishing at /events for tenant org1, its status at /status, private
+# http targets allowed; deliveries send X-Event-Id and X-Attempt (what
+# write_recv_conf logs), retried after $a{retry} (webhook_retry's
+# arguments), with $a{deliver} (more directives) if given.
+sub write_provider_conf {
+    my (%a) = @_;
+
+    my $zone = $a{zone};
+    my $args = join ' ', "zone=$zone:8m", "state=$a{state}",
+                         $a{zone_args} // ();
+    my $more = $a{deliver} ? "            $a{deliver}\n" : '';
+
+    write_conf($a{prefix}, <<"_EOC_");
+worker_processes  2;
+events { worker_connections 1024; }
+http {
+    client_body_temp_path  tmp/client_body;
+    proxy_temp_path        tmp/proxy;
+    fastcgi_temp_path      tmp/fastcgi;
+    uwsgi_temp_path        tmp/uwsgi;
+    scgi_temp_path         tmp/scgi;
+    access_log             off;
+
+    webhook_zone  $args;
+
+    server {
+        listen  127.0.0.1:$a{port};
+
+        webhook_allow_private   on;
+        webhook_target_schemes  https http;
+
+        location /hooks {
+            webhook_api     zone=$zone;
+            webhook_tenant  org1;
+        }
+
+        location = /events {
+            webhook_publish  zone=$zone;
+            webhook_tenant   org1;
+        }
+
+        location = /status {
+            webhook_status  zone=$zone;
+        }
+
+        location = /_webhook {
+            internal;
+            webhook_deliver     zone=$zone;
+            webhook_retry       $a{retry};
+$more            resolver            127.0.0.1;
+            proxy_pass          \$webhook_upstream_url;
+            proxy_buffering     off;
+            proxy_http_version  1.1;
+            proxy_set_header    X-Event-Id \$webhook_event_id;
+            proxy_set_header    X-Attempt \$webhook_attempt;
+        }
+    }
+}
+_EOC_
+}
+
+# A receiver on 127.0.0.1:$a{port} in $a{prefix} (one worker) that logs
+# every request to $a{log} as "msec status X-Event-Id X-Attempt" (what
+# received() reads) and answers 200 "ok"; or, given, $a{http} is more
+# http{} lines and $a{locations} the server's locations.
+sub write_recv_conf {
+    my (%a) = @_;
+
+    my $http = $a{http} // '';
+    my $locations = $a{locations} // <<'_EOL_';
+        location / {
+            return  200 "ok";
+        }
+_EOL_
+
+    write_conf($a{prefix}, <<"_EOC_");
+worker_processes  1;
+events { worker_connections 1024; }
+http {
+    client_body_temp_path  tmp/client_body;
+    proxy_temp_path        tmp/proxy;
+    fastcgi_temp_path      tmp/fastcgi;
+    uwsgi_temp_path        tmp/uwsgi;
+    scgi_temp_path         tmp/scgi;
+
+    log_format  recv escape=none
+                '\$msec \$status \$http_x_event_id \$http_x_attempt';
+$http
+    server {
+        listen      127.0.0.1:$a{port};
+        access_log  $a{log} recv;
+
+$locations    }
+}
+_EOC_
+}
+
 sub instance_pid_file {
     my ($prefix) = @_;
     return "$prefix/logs/nginx.pid";
@@ -100,6 +223,16 @@ sub start_instance {
     return ($? == 0 ? 1 : 0, $out);
 }
 
+# starts the nginx of $prefix: checks "$name started" and, with a $port,
+# "$name listens"
+sub start_ok {
+    my ($prefix, $name, $port) = @_;
+
+    my ($ok, $out) = start_instance($prefix);
+    ok($ok, "$name started") or diag($out);
+    ok(wait_port($port, 10), "$name listens") if defined $port;
+}
+
 # polls $cond every 50 ms until it is true or $secs have passed
 sub wait_until {
     my ($secs, $cond) = @_;
@@ -122,6 +255,21 @@ sub get_json {
 
     require JSON::PP;
     return eval { JSON::PP::decode_json($body) };
+}
+
+# /status on $port once nothing is queued or in flight (or after $secs,
+# 10, as it is then), decoded
+sub settled_status {
+    my ($port, $secs) = @_;
+
+    my $status;
+    wait_until($secs // 10, sub {
+        $status = get_json($port, '/status');
+        $status && !$status->{deliveries}{queued}
+        && !$status->{deliveries}{in_flight};
+    });
+
+    return $status;
 }
 
 # A child process that publishes events "$id-1", "$id-2", ... to
@@ -265,6 +413,17 @@ sub duplicates {
     return map { "$_ x$got->{$_}" } sort grep { $got->{$_} > 1 } keys %$got;
 }
 
+# waits up to $secs until every id of @$ids was answered 200 by the
+# receiver logging to $file; checks it as "N $what" (N the ids)
+sub delivered_ok {
+    my ($file, $ids, $secs, $what) = @_;
+
+    my @left;
+    wait_until($secs, sub { @left = missing_ids($file, $ids); !@left });
+    is(scalar @left, 0, scalar(@$ids) . " $what")
+        or diag("missing: @left[0 .. ($#left < 9 ? $#left : 9)]");
+}
+
 # lines of an error log at these levels, except those matching $except
 sub bad_log_lines {
     my ($file, $levels, $except) = @_;
@@ -276,6 +435,21 @@ sub bad_log_lines {
     splice @bad, 5 if @bad > 5;
 
     return join "\n", @bad;
+}
+
+# The end of a fault test: the nginx of $a{nginx} stopped ("nginx
+# stopped"), that of $a{recv} too if given ("the receiver stopped"), then
+# no crit, alert or emerg in nginx's error log but lines matching
+# $a{except}, checked as $a{label} ("no crit, alert or emerg logged").
+sub stop_clean {
+    my (%a) = @_;
+
+    ok(stop_nginx(instance_pid_file($a{nginx})), 'nginx stopped');
+    ok(stop_nginx(instance_pid_file($a{recv})), 'the receiver stopped')
+        if $a{recv};
+
+    is(bad_log_lines("$a{nginx}/logs/error.log", undef, $a{except}), '',
+       $a{label} // 'no crit, alert or emerg logged');
 }
 
 # A receiver in a child process, on 127.0.0.1:$port, that answers each
