@@ -150,7 +150,8 @@ static void ngx_http_webhook_deliver_handler(ngx_event_t *ev);
 static void ngx_http_webhook_deliver_kick(
     ngx_http_webhook_deliver_sched_t *sched);
 static void ngx_http_webhook_deliver_start(
-    ngx_http_webhook_deliver_ctx_t *ctx);
+    ngx_http_webhook_deliver_sched_t *sched,
+    ngx_http_webhook_deliver_ctx_t *ctx, ngx_pool_t *pool);
 static ngx_int_t ngx_http_webhook_deliver_target(
     ngx_http_webhook_deliver_ctx_t *ctx);
 static void ngx_http_webhook_deliver_wake_handler(ngx_event_t *ev);
@@ -480,21 +481,9 @@ ngx_http_webhook_deliver_sync(ngx_http_webhook_store_t *store,
         return NGX_ERROR;
     }
 
-    ctx->pool = pool;
-    ctx->sched = sched;
     ctx->sync = sync;
 
-    ctx->log = *sched->clcf->error_log;
-    ctx->log.handler = ngx_http_webhook_deliver_log_error;
-    ctx->log.data = &ctx->log_ctx;
-    ctx->log.action = "delivering a webhook";
-
-    pool->log = &ctx->log;
-
-    sched->active++;
-    ngx_queue_insert_tail(&sched->deliveries, &ctx->queue);
-
-    ngx_http_webhook_deliver_start(ctx);
+    ngx_http_webhook_deliver_start(sched, ctx, pool);
 
     return NGX_OK;
 }
@@ -627,20 +616,7 @@ ngx_http_webhook_deliver_handler(ngx_event_t *ev)
             break;
         }
 
-        ctx->pool = pool;
-        ctx->sched = sched;
-
-        ctx->log = *sched->clcf->error_log;
-        ctx->log.handler = ngx_http_webhook_deliver_log_error;
-        ctx->log.data = &ctx->log_ctx;
-        ctx->log.action = "delivering a webhook";
-
-        pool->log = &ctx->log;
-
-        sched->active++;
-        ngx_queue_insert_tail(&sched->deliveries, &ctx->queue);
-
-        ngx_http_webhook_deliver_start(ctx);
+        ngx_http_webhook_deliver_start(sched, ctx, pool);
     }
 
     if (!ev->timer_set) {
@@ -664,15 +640,31 @@ ngx_http_webhook_deliver_kick(ngx_http_webhook_deliver_sched_t *sched)
 }
 
 
-static void
-ngx_http_webhook_deliver_start(ngx_http_webhook_deliver_ctx_t *ctx)
-{
-    u_char                            *p;
-    ngx_queue_t                       *q;
-    ngx_http_webhook_deliver_host_t   *host;
-    ngx_http_webhook_deliver_sched_t  *sched;
+/*
+ * A claimed delivery ("ctx" in its own "pool") joins the worker's
+ * deliveries, with its own log, and asks for a slot of its host.
+ */
 
-    sched = ctx->sched;
+static void
+ngx_http_webhook_deliver_start(ngx_http_webhook_deliver_sched_t *sched,
+    ngx_http_webhook_deliver_ctx_t *ctx, ngx_pool_t *pool)
+{
+    u_char                           *p;
+    ngx_queue_t                      *q;
+    ngx_http_webhook_deliver_host_t  *host;
+
+    ctx->pool = pool;
+    ctx->sched = sched;
+
+    ctx->log = *sched->clcf->error_log;
+    ctx->log.handler = ngx_http_webhook_deliver_log_error;
+    ctx->log.data = &ctx->log_ctx;
+    ctx->log.action = "delivering a webhook";
+
+    pool->log = &ctx->log;
+
+    sched->active++;
+    ngx_queue_insert_tail(&sched->deliveries, &ctx->queue);
 
     ctx->claimed = ngx_current_msec;
     ctx->start = ngx_current_msec;

@@ -240,6 +240,8 @@ static void ngx_http_webhook_node_free_unlinked(
     ngx_http_webhook_bucket_t *bucket);
 static ngx_int_t ngx_http_webhook_node_copy(ngx_http_webhook_node_t *node,
     ngx_pool_t *pool, ngx_http_webhook_sub_t *out, ngx_uint_t secrets);
+static ngx_int_t ngx_http_webhook_claim_target(ngx_http_webhook_claim_t *c,
+    ngx_http_webhook_sub_t *view, u_char *p, int64_t now, ngx_pool_t *pool);
 static void ngx_http_webhook_node_view(ngx_http_webhook_node_t *node,
     ngx_http_webhook_sub_t *sub);
 
@@ -3541,7 +3543,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
     size_t                           size;
     int64_t                          now;
     ngx_int_t                        rc;
-    ngx_uint_t                       n, i;
+    ngx_uint_t                       n;
     ngx_rbtree_node_t               *node;
     ngx_http_webhook_sub_t           view;
     ngx_http_webhook_node_t         *sub;
@@ -3643,37 +3645,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
         c->payload.len = ev->payload_len;
         p = ngx_cpymem(p, ev->payload, ev->payload_len);
 
-        c->target_url.data = p;
-        c->target_url.len = view.target_url.len;
-        p = ngx_cpymem(p, view.target_url.data, view.target_url.len);
-
-        c->secret.data = p;
-        c->secret.len = view.secret.len;
-        p = ngx_cpymem(p, view.secret.data, view.secret.len);
-
-        c->token.data = p;
-        c->token.len = view.token.len;
-        (void) ngx_cpymem(p, view.token.data, view.token.len);
-
-        c->nprev = 0;
-
-        for (i = 0; i < view.nprev; i++) {
-            if (view.prev_expires[i] <= now) {
-                continue;
-            }
-
-            c->prev_secret[c->nprev].data = ngx_pstrdup(pool,
-                                                       &view.prev_secret[i]);
-            if (c->prev_secret[c->nprev].data == NULL) {
-                rc = NGX_ERROR;
-                goto done;
-            }
-
-            c->prev_secret[c->nprev].len = view.prev_secret[i].len;
-            c->nprev++;
-        }
-
-        rc = NGX_OK;
+        rc = ngx_http_webhook_claim_target(c, &view, p, now, pool);
         goto done;
     }
 
@@ -3698,6 +3670,51 @@ done:
  * stored or journaled.
  */
 
+/*
+ * The rest of a claim from the subscription's view, under the mutex: its
+ * target, secret and token copied to "p" (the caller made room for them)
+ * and its previous secrets still valid at "now", from "pool".
+ */
+
+static ngx_int_t
+ngx_http_webhook_claim_target(ngx_http_webhook_claim_t *c,
+    ngx_http_webhook_sub_t *view, u_char *p, int64_t now, ngx_pool_t *pool)
+{
+    ngx_uint_t  i;
+
+    c->target_url.data = p;
+    c->target_url.len = view->target_url.len;
+    p = ngx_cpymem(p, view->target_url.data, view->target_url.len);
+
+    c->secret.data = p;
+    c->secret.len = view->secret.len;
+    p = ngx_cpymem(p, view->secret.data, view->secret.len);
+
+    c->token.data = p;
+    c->token.len = view->token.len;
+    (void) ngx_cpymem(p, view->token.data, view->token.len);
+
+    c->nprev = 0;
+
+    for (i = 0; i < view->nprev; i++) {
+        if (view->prev_expires[i] <= now) {
+            continue;
+        }
+
+        c->prev_secret[c->nprev].data = ngx_pstrdup(pool,
+                                                    &view->prev_secret[i]);
+        if (c->prev_secret[c->nprev].data == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->prev_secret[c->nprev].len = view->prev_secret[i].len;
+        c->nprev++;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_webhook_store_match(ngx_http_webhook_store_t *store,
     ngx_str_t *tenant, ngx_str_t *action, ngx_pool_t *pool,
@@ -3706,10 +3723,9 @@ ngx_http_webhook_store_match(ngx_http_webhook_store_t *store,
     u_char                     *p, *dot;
     u_char                      pattern[NGX_HTTP_WEBHOOK_ACTION_MAX + 2];
     size_t                      size;
-    int64_t                     now;
     ngx_int_t                   rc;
     ngx_str_t                   pat;
-    ngx_uint_t                  i, k;
+    ngx_uint_t                  k;
     ngx_queue_t                *q;
     ngx_http_webhook_sub_t      view;
     ngx_http_webhook_node_t    *sub, *first;
@@ -3804,35 +3820,8 @@ ngx_http_webhook_store_match(ngx_http_webhook_store_t *store,
     c->tenant.len = view.tenant.len;
     p = ngx_cpymem(p, view.tenant.data, view.tenant.len);
 
-    c->target_url.data = p;
-    c->target_url.len = view.target_url.len;
-    p = ngx_cpymem(p, view.target_url.data, view.target_url.len);
-
-    c->secret.data = p;
-    c->secret.len = view.secret.len;
-    p = ngx_cpymem(p, view.secret.data, view.secret.len);
-
-    c->token.data = p;
-    c->token.len = view.token.len;
-    (void) ngx_cpymem(p, view.token.data, view.token.len);
-
-    now = ngx_http_webhook_now();
-
-    for (i = 0; i < view.nprev; i++) {
-        if (view.prev_expires[i] <= now) {
-            continue;
-        }
-
-        c->prev_secret[c->nprev].data = ngx_pstrdup(pool,
-                                                    &view.prev_secret[i]);
-        if (c->prev_secret[c->nprev].data == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        c->prev_secret[c->nprev].len = view.prev_secret[i].len;
-        c->nprev++;
-    }
+    rc = ngx_http_webhook_claim_target(c, &view, p, ngx_http_webhook_now(),
+                                       pool);
 
 done:
 
