@@ -5,6 +5,7 @@
 #   make run            build and start nginx with conf-examples/quickstart.conf
 #   make test           run the whole test suite (prove -r t)
 #   make test-valgrind  the same under valgrind memcheck
+#   make fuzz           libFuzzer targets, FUZZ_TIME seconds each (fuzz/fuzz.mk)
 
 SHELL       := /bin/bash
 ROOT        := $(CURDIR)
@@ -92,3 +93,6 @@ test-valgrind: $(MODULE) interop-deps
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# fuzzing: make fuzz-deps, make fuzz (fuzz/README.md)
+include fuzz/fuzz.mk
