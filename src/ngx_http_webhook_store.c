@@ -3290,8 +3290,8 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
         evs[i]->expires = now + pcf->idempotency;
         evs[i]->deliveries = nd;
 
-        ds = ngx_pnalloc(pool,
-                         (nd + 1) * sizeof(ngx_http_webhook_delivery_t *));
+        ds = ngx_palloc(pool,
+                        (nd + 1) * sizeof(ngx_http_webhook_delivery_t *));
         if (ds == NULL) {
             rc = NGX_ERROR;
             goto undo;
