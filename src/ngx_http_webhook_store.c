@@ -12,6 +12,7 @@
 
 #include "ngx_http_webhook_store.h"
 #include "ngx_http_webhook_state.h"
+#include "ngx_http_webhook_json.h"
 
 
 #define NGX_HTTP_WEBHOOK_REC_SUB_PUT     1
@@ -250,6 +251,10 @@ static u_char *ngx_http_webhook_sub_rec_write(u_char *p,
     ngx_http_webhook_sub_t *sub);
 static ngx_int_t ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
     ngx_http_webhook_sub_t *sub);
+static ngx_uint_t ngx_http_webhook_sub_rec_valid(ngx_http_webhook_sub_t *sub);
+static ngx_uint_t ngx_http_webhook_rec_text(ngx_str_t *s, size_t max);
+static ngx_uint_t ngx_http_webhook_rec_word(ngx_str_t *s, size_t max,
+    char *extra);
 
 static ngx_int_t ngx_http_webhook_store_journal(
     ngx_http_webhook_store_t *store, ngx_uint_t type, u_char *p, size_t len,
@@ -2040,7 +2045,7 @@ ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
 #undef ngx_http_webhook_get_str
 
     if (p == last) {
-        return NGX_OK;
+        return ngx_http_webhook_sub_rec_valid(sub) ? NGX_OK : NGX_ERROR;
     }
 
     sub->nprev = *p++;
@@ -2072,7 +2077,125 @@ ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_webhook_sub_rec_valid(sub) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * A record can pass its crc32 and still hold what the API never stores
+ * (a state directory written by something else): it is refused as
+ * corruption, since its strings would reach deliveries' request lines and
+ * headers.  The checks are the API's, but for URLs, which deliveries
+ * parse again at every attempt.
+ */
+
+static ngx_uint_t
+ngx_http_webhook_sub_rec_valid(ngx_http_webhook_sub_t *sub)
+{
+    u_char      c;
+    ngx_str_t   action;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_WEBHOOK_ID_LEN; i++) {
+        c = sub->id.data[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+
+    action = sub->action;
+
+    if (action.len > 2
+        && action.data[action.len - 2] == '.'
+        && action.data[action.len - 1] == '*')
+    {
+        action.len -= 2;
+    }
+
+    if (!ngx_http_webhook_json_tenant_valid(&sub->tenant)
+        || (!(sub->action.len == 1 && sub->action.data[0] == '*')
+            && !ngx_http_webhook_rec_word(&action,
+                                          NGX_HTTP_WEBHOOK_ACTION_MAX, "_.:-"))
+        || sub->target_url.len == 0
+        || !ngx_http_webhook_rec_text(&sub->target_url,
+                                      NGX_HTTP_WEBHOOK_URL_MAX)
+        || sub->secret.len == 0
+        || !ngx_http_webhook_rec_text(&sub->secret,
+                                      NGX_HTTP_WEBHOOK_SECRET_MAX)
+        || !ngx_http_webhook_rec_text(&sub->token, NGX_HTTP_WEBHOOK_TOKEN_MAX)
+        || !ngx_http_webhook_rec_text(&sub->description,
+                                      NGX_HTTP_WEBHOOK_DESCRIPTION_MAX)
+        || sub->disabled_reason > NGX_HTTP_WEBHOOK_DISABLED_FAILING
+        || sub->enabled
+           != (sub->disabled_reason == NGX_HTTP_WEBHOOK_DISABLED_NONE))
+    {
+        return 0;
+    }
+
+    for (i = 0; i < sub->nprev; i++) {
+        if (sub->prev_secret[i].len == 0
+            || !ngx_http_webhook_rec_text(&sub->prev_secret[i],
+                                          NGX_HTTP_WEBHOOK_SECRET_MAX))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* at most "max" bytes of UTF-8 text without control characters */
+
+static ngx_uint_t
+ngx_http_webhook_rec_text(ngx_str_t *s, size_t max)
+{
+    u_char  *p, *last;
+
+    if (s->len > max) {
+        return 0;
+    }
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+
+    return ngx_http_webhook_json_utf8_valid(s->data, s->len);
+}
+
+
+/* 1 to "max" letters, digits and characters of "extra" */
+
+static ngx_uint_t
+ngx_http_webhook_rec_word(ngx_str_t *s, size_t max, char *extra)
+{
+    u_char  c, *p, *last;
+
+    if (s->len == 0 || s->len > max) {
+        return 0;
+    }
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        c = *p;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || (c && ngx_strchr(extra, c)))
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -2965,6 +3088,16 @@ ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
     payload.data = action.data + action.len;
     payload.len = plen;
     p = payload.data + plen;
+
+    /* as publishing stores them (see ngx_http_webhook_sub_rec_valid()) */
+
+    if (!ngx_http_webhook_json_tenant_valid(&tenant)
+        || !ngx_http_webhook_rec_word(&id, 64, "_-")
+        || !ngx_http_webhook_rec_word(&action, NGX_HTTP_WEBHOOK_ACTION_MAX,
+                                      "_.:-"))
+    {
+        return 0;
+    }
 
     old = ngx_http_webhook_event_lookup(store->sh, &tenant, &id);
     if (old) {
