@@ -237,6 +237,7 @@ static ngx_uint_t ngx_http_webhook_api_id_valid(ngx_str_t *id);
 static ngx_uint_t ngx_http_webhook_api_action_chars(u_char *p, size_t len);
 static char *ngx_http_webhook_url_host(u_char *p, size_t len,
     ngx_http_webhook_url_t *u);
+static ngx_uint_t ngx_http_webhook_url_numeric_end(u_char *p, size_t len);
 static ngx_int_t ngx_http_webhook_url_inet(u_char *p, size_t len,
     in_addr_t *addr);
 static ngx_uint_t ngx_http_webhook_in_blocked(in_addr_t addr);
@@ -2735,6 +2736,10 @@ ngx_http_webhook_url_host(u_char *p, size_t len, ngx_http_webhook_url_t *u)
             u->host.len--;
         }
 
+        if (ngx_http_webhook_url_numeric_end(u->host.data, u->host.len)) {
+            return "has an invalid IPv4 address";
+        }
+
         return NULL;
     }
 
@@ -2751,6 +2756,59 @@ ngx_http_webhook_url_host(u_char *p, size_t len, ngx_http_webhook_url_t *u)
     u->socklen = sizeof(struct sockaddr_in);
 
     return NULL;
+}
+
+
+/*
+ * A host whose last label is a number ("a.1", "0x7f000001") is an IPv4
+ * address to WHATWG URL parsers and to inet_aton(), whatever DNS would
+ * say: refused, as numeric hosts other than four decimal octets are, so
+ * that no reader of the URL takes it for another address than the one
+ * checked.
+ */
+
+static ngx_uint_t
+ngx_http_webhook_url_numeric_end(u_char *p, size_t len)
+{
+    u_char  c, *last, *label;
+
+    last = p + len;
+
+    for (label = last; label > p && label[-1] != '.'; label--) {
+        /* void */
+    }
+
+    if (last - label > 1 && label[0] == '0'
+        && (label[1] == 'x' || label[1] == 'X'))
+    {
+        label += 2;
+
+        while (label < last) {
+            c = *label++;
+
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                  || (c >= 'A' && c <= 'F')))
+            {
+                return 0;
+            }
+        }
+
+        return 1;
+    }
+
+    if (label == last) {
+        return 0;
+    }
+
+    while (label < last) {
+        c = *label++;
+
+        if (c < '0' || c > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
