@@ -309,7 +309,7 @@ fuzz_request(ngx_pool_t *pool, ngx_http_webhook_loc_conf_t *wlcf,
     }
 
     r->loc_conf[ngx_http_core_module.ctx_index] =
-                              ngx_pcalloc(pool, sizeof(ngx_http_core_loc_conf_t));
+                         ngx_pcalloc(pool, sizeof(ngx_http_core_loc_conf_t));
     r->loc_conf[ngx_http_webhook_module.ctx_index] = wlcf;
 
     if (ngx_list_init(&r->headers_in.headers, pool, 4, sizeof(ngx_table_elt_t))
