@@ -174,15 +174,37 @@ json_field() {   # $1: field; stdin: JSON
     { cat; echo; } | sed -n 's/.*"'"$1"'":"\{0,1\}\([^",}]*\).*/\1/p' | head -1
 }
 
-# wrk -t1 -cCONNS -dSECS; sets RPS and WRK_ERR ("" or the error lines)
+TICK=$(getconf CLK_TCK)
+cpu() { awk '{ print $14 + $15 }' "/proc/$WORKER/stat"; }
+
+set_worker() {   # $1: prefix; the one worker of that nginx
+    local m w
+    m=$(cat "$1/logs/nginx.pid")
+    for _ in $(seq 100); do
+        w=$(pgrep -P "$m" | tr '\n' ' ')
+        set -- $w
+        [ $# -eq 1 ] && { WORKER=$1; return; }
+        sleep 0.1
+    done
+    die "no single worker for $m"
+}
+
+# wrk -t1 -cCONNS -dSECS; sets RPS, US (worker CPU per request, us) and
+# WRK_ERR ("" or the error lines)
 wrk_run() {   # $1: name, $2: url, [$3: lua script]
+    local c0 c1 n
     WRK_N=$((WRK_N + 1))
     local f="$B/wrk-$WRK_N.txt"
     echo "$1" >"$f.name"
     export RUN="r${WRK_N}x"   # tenants of creates: new ones every run
+    c0=$(cpu)
     wrk -t1 -c"$CONNS" -d"${SECS}s" ${3:+-s "$3"} "$2" >"$f" 2>&1
+    c1=$(cpu)
     RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$f")
     [ -n "$RPS" ] || { cat "$f"; die "wrk failed ($1)"; }
+    n=$(awk '/requests in/ { print $1 }' "$f")
+    US=$(awk -v c="$((c1 - c0))" -v t="$TICK" -v n="$n" \
+         'BEGIN { printf "%.1f", (n > 0 ? c / t * 1e6 / n : 0) }')
     WRK_ERR=$(grep -E 'Non-2xx|Socket errors' "$f" | tr -s ' \n' ' ')
 }
 
@@ -190,18 +212,22 @@ wrk_run() {   # $1: name, $2: url, [$3: lua script]
 ROWS=""
 WRK_N=0
 pair() {   # $1: label, $2: baseline url, $3: module url, $4: lua (base), $5: lua (module), $6: target, $7: note
-    local a1 a2 b1 b2 e="" r
-    wrk_run "$1-base1" "$2" "$4"; a1=$RPS; e="$e$WRK_ERR"
-    wrk_run "$1-mod1" "$3" "$5"; b1=$RPS; e="$e$WRK_ERR"
-    wrk_run "$1-mod2" "$3" "$5"; b2=$RPS; e="$e$WRK_ERR"
-    wrk_run "$1-base2" "$2" "$4"; a2=$RPS; e="$e$WRK_ERR"
+    local a1 a2 b1 b2 e="" r ua ub cr
+    wrk_run "$1-base1" "$2" "$4"; a1=$RPS; ua=$US; e="$e$WRK_ERR"
+    wrk_run "$1-mod1" "$3" "$5"; b1=$RPS; ub=$US; e="$e$WRK_ERR"
+    wrk_run "$1-mod2" "$3" "$5"; b2=$RPS; ub="$ub $US"; e="$e$WRK_ERR"
+    wrk_run "$1-base2" "$2" "$4"; a2=$RPS; ua="$ua $US"; e="$e$WRK_ERR"
     PAIR_BASE=$(favg "$a1" "$a2")
     PAIR_MOD=$(favg "$b1" "$b2")
     r=$(fratio "$PAIR_MOD" "$PAIR_BASE")
+    ua=$(echo "$ua" | awk '{ printf "%.1f", ($1 + $2) / 2 }')
+    ub=$(echo "$ub" | awk '{ printf "%.1f", ($1 + $2) / 2 }')
+    cr=$(fratio "$ua" "$ub")
     PAIR_RATIO=$r
-    ROWS="$ROWS| $1 | $PAIR_MOD/s ($b1, $b2) | $PAIR_BASE/s ($a1, $a2) | **$r** | ${6:+>= $6: $(verdict "$r" "$6")} ${7:-}${e:+ wrk: $e} |
+    PAIR_CPU_RATIO=$cr
+    ROWS="$ROWS| $1 | $PAIR_MOD/s ($b1, $b2) | $PAIR_BASE/s ($a1, $a2) | **$r** | $ub / $ua us = $cr | ${6:+>= $6: $(verdict "$r" "$6")} ${7:-}${e:+ wrk: $e} |
 "
-    log "$1: $PAIR_MOD/s vs $PAIR_BASE/s = $r"
+    log "$1: $PAIR_MOD/s vs $PAIR_BASE/s = $r (CPU/op $ub vs $ua us: $cr)"
 }
 
 # "return 200" with a body of N bytes: a 2000-byte map value repeated (a
@@ -223,8 +249,8 @@ M=$B/main
 http {
 $(http_common)
 
-    webhook_zone  zone=api:512m  state=$M/state-api  fsync=off;
-    webhook_zone  zone=sync:64m  state=$M/state-sync fsync=on;
+    webhook_zone  zone=api:1024m state=$M/state-api  fsync=off;
+    webhook_zone  zone=sync:1024m state=$M/state-sync fsync=on;
     webhook_zone  zone=pub:1024m state=$M/state-pub  fsync=off;
     webhook_zone  zone=lat:32m   state=$M/state-lat  fsync=off;
 
@@ -371,7 +397,7 @@ if has api || has publish; then
     } >"$M/conf/baseline.conf" 2>/dev/null
     $NGINX -p "$M/" -c conf/nginx.conf -s reload || die "reload failed"
     wait_http "http://127.0.0.1:$FRONT/base/ready"
-    sleep 0.5
+    set_worker "$M"
     for v in GET:$GET_LEN LIST:$LIST_LEN; do
         l=$(curl -s "http://127.0.0.1:$FRONT/base/${v%%:*}" | wc -c)
         [ "$l" -eq "${v#*:}" ] || die "baseline ${v%%:*}: $l bytes, not ${v#*:}"
@@ -598,10 +624,67 @@ EOF
     BEYOND1=$((PER1 - STR_LEN - 4))
     BEYOND2=$((PER2 - STR_LEN - 4))
 
-    # the publisher's own subscription, in each zone
+    # the publisher's own subscription in each zone, whose deliveries the
+    # black hole keeps pending: PENDING_N of them in each zone
+    perl -e 'print "[", join(",", map { q({"action":"bench.event","resource":{"n":1}}) } 1 .. 100), "]"' \
+        >"$B/batch.json"
+    for _ in $(seq $(( (PENDING_N + 99) / 100 ))); do
+        echo "url = \"http://127.0.0.1:$SCALE/big/events\""
+        echo "output = \"/dev/null\""
+    done >"$B/curl-urls.txt"
+    sed 's|/big/|/small/|' "$B/curl-urls.txt" >"$B/curl-urls-small.txt"
     for z in big small; do
         api POST "http://127.0.0.1:$SCALE/$z/hooks" pp "$CREATE_BODY" >/dev/null
     done
+    log "scale: $PENDING_N pending deliveries in each zone"
+    curl -s -Z --parallel-max 4 -H 'X-Tenant: pp' -H 'Content-Type: application/json' \
+        --data-binary @"$B/batch.json" -K "$B/curl-urls.txt" >/dev/null
+    curl -s -Z --parallel-max 4 -H 'X-Tenant: pp' -H 'Content-Type: application/json' \
+        --data-binary @"$B/batch.json" -K "$B/curl-urls-small.txt" >/dev/null
+
+    pending() {
+        local st
+        st=$(status "$1")
+        echo $(( $(printf '%s' "$st" | sed -n 's/.*"queued":\([0-9]*\).*/\1/p') \
+                 + $(printf '%s' "$st" | sed -n 's/.*"in_flight":\([0-9]*\).*/\1/p') ))
+    }
+    PENDING=$(pending big)
+    EVENTS=$(status big | sed -n 's/.*"events":\([0-9]*\).*/\1/p')
+    NSUBS=$(subs big)
+    log "scale: $NSUBS subscriptions, $PENDING pending deliveries; restarting"
+
+    restart() {   # sets START_CMD (nginx's own start) and START_READY
+        local t0 t1 t2 got
+        kill -TERM "$(cat "$S/logs/nginx.pid")"
+        for _ in $(seq 600); do [ -f "$S/logs/nginx.pid" ] || break; sleep 0.05; done
+        [ -f "$S/logs/nginx.pid" ] && die "scale nginx did not stop"
+        sync
+        t0=$(now)
+        $NGINX -p "$S/" -c conf/nginx.conf 2>>"$S/logs/nginx-start.log" \
+            || { tail "$S/logs/nginx-start.log"; die "restart failed"; }
+        t1=$(now)
+        for _ in $(seq 1000); do
+            curl -s -o /dev/null -f "http://127.0.0.1:$SCALE/big/status" && break
+            sleep 0.01
+        done
+        t2=$(now)
+        got=$(subs big)
+        [ "$got" = "$NSUBS" ] || die "after restart: $got subscriptions, not $NSUBS"
+        START_CMD=$(fsub "$t1" "$t0")
+        START_READY=$(fsub "$t2" "$t0")
+    }
+    STATE_BYTES1=$(du -sb "$S/state-big" | cut -f1)
+    restart
+    START1_CMD=$START_CMD START1_READY=$START_READY
+    STATE_BYTES2=$(du -sb "$S/state-big" | cut -f1)
+    restart
+    START2_CMD=$START_CMD START2_READY=$START_READY
+    PENDING_AFTER=$(pending big)
+    log "scale: start $START1_READY s (journal), $START2_READY s (snapshot); $PENDING_AFTER pending"
+    set_worker "$S"
+
+    # publishing beside 1M unrelated subscriptions, against beside 10, with
+    # the same backlog of pending deliveries in both zones
     export BODY=$EVENT_BODY PER=0 TENANT=pp
     URLPATH=/small/events wrk -t1 -c"$CONNS" -d1s -s "$B/lua/post.lua" \
         "http://127.0.0.1:$SCALE" >/dev/null 2>&1
@@ -614,58 +697,6 @@ EOF
     R_PUB_SCALE=$PAIR_RATIO
     unset BODY PER TENANT
 
-    # pending deliveries: events to the publisher's subscription, which
-    # the black hole keeps from being delivered
-    Q=$(status big | sed -n 's/.*"queued":\([0-9]*\).*/\1/p')
-    if [ "$Q" -lt "$PENDING_N" ]; then
-        need=$(( (PENDING_N - Q + 99) / 100 ))
-        perl -e 'print "[", join(",", map { q({"action":"bench.event","resource":{"n":1}}) } 1 .. 100), "]"' \
-            >"$B/batch.json"
-        for _ in $(seq "$need"); do
-            echo "url = \"http://127.0.0.1:$SCALE/big/events\""
-            echo "output = \"/dev/null\""
-        done >"$B/curl-urls.txt"
-        curl -s -Z --parallel-max 4 -H 'X-Tenant: pp' -H 'Content-Type: application/json' \
-            --data-binary @"$B/batch.json" -K "$B/curl-urls.txt" >/dev/null
-    fi
-    ST=$(status big)
-    PENDING=$(( $(printf '%s' "$ST" | sed -n 's/.*"queued":\([0-9]*\).*/\1/p') \
-              + $(printf '%s' "$ST" | sed -n 's/.*"in_flight":\([0-9]*\).*/\1/p') ))
-    EVENTS=$(printf '%s' "$ST" | sed -n 's/.*"events":\([0-9]*\).*/\1/p')
-    JBYTES=$(printf '%s' "$ST" | sed -n 's/.*"journal":{"bytes":\([0-9]*\).*/\1/p')
-    log "scale: $PENDING pending deliveries, $EVENTS events; restarting"
-
-    restart() {   # sets START_CMD (nginx's own start) and START_READY
-        local t0 t1 t2 got
-        $NGINX -p "$S/" -c conf/nginx.conf -s stop
-        for _ in $(seq 600); do [ -f "$S/logs/nginx.pid" ] || break; sleep 0.05; done
-        [ -f "$S/logs/nginx.pid" ] && die "scale nginx did not stop"
-        sync
-        t0=$(now)
-        $NGINX -p "$S/" -c conf/nginx.conf 2>>"$S/logs/nginx-start.log" \
-            || { tail "$S/logs/nginx-start.log"; die "restart failed"; }
-        t1=$(now)
-        for _ in $(seq 600); do
-            curl -s -o /dev/null -f "http://127.0.0.1:$SCALE/big/status" && break
-            sleep 0.01
-        done
-        t2=$(now)
-        got=$(subs big)
-        [ "$got" = "$NSUBS" ] || die "after restart: $got subscriptions, not $NSUBS"
-        START_CMD=$(fsub "$t1" "$t0")
-        START_READY=$(fsub "$t2" "$t0")
-    }
-    NSUBS=$(subs big)
-    STATE_BYTES1=$(du -sb "$S/state-big" | cut -f1)
-    restart
-    START1_CMD=$START_CMD START1_READY=$START_READY
-    STATE_BYTES2=$(du -sb "$S/state-big" | cut -f1)
-    restart
-    START2_CMD=$START_CMD START2_READY=$START_READY
-    ST=$(status big)
-    PENDING_AFTER=$(( $(printf '%s' "$ST" | sed -n 's/.*"queued":\([0-9]*\).*/\1/p') \
-                    + $(printf '%s' "$ST" | sed -n 's/.*"in_flight":\([0-9]*\).*/\1/p') ))
-    log "scale: start $START1_READY s (journal), $START2_READY s (snapshot); $PENDING_AFTER pending"
     SCALE_ERRORS=$(grep -c -E '\[(error|crit|alert|emerg)\]' "$S/logs/error.log")
     SCALE_PART=1
 fi
@@ -694,8 +725,8 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     if [ -n "$ROWS" ]; then
         echo "## Subscription API and publishing (ops/s)"
         echo
-        echo "| measure | module | baseline | ratio | target |"
-        echo "|---|---|---|---|---|"
+        echo "| measure | module | baseline | ratio | worker CPU per op: module / baseline = ratio | target (on the ratio) |"
+        echo "|---|---|---|---|---|---|"
         printf '%s' "$ROWS"
         echo
         echo "Creates use a new tenant every 1000 (webhook_max_subscriptions). Publishing"
