@@ -5,6 +5,7 @@
 #   make run            build and start nginx with conf-examples/quickstart.conf
 #   make test           run the whole test suite (prove -r t)
 #   make test-valgrind  the same under valgrind memcheck
+#   make bench          benchmarks against plain nginx (~5 min), bench/RESULTS.md
 
 SHELL       := /bin/bash
 ROOT        := $(CURDIR)
@@ -26,7 +27,7 @@ SOURCES := config ngx_http_webhook_module.c $(wildcard src/*.c src/*.h)
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BIN) \
            TEST_NGINX_LOAD_MODULES="$(NDK_MODULE) $(MODULE)"
 
-.PHONY: all deps interop-deps build run test test-valgrind clean
+.PHONY: all deps interop-deps build run test test-valgrind bench clean
 
 all: build
 
@@ -89,6 +90,25 @@ test: $(MODULE) interop-deps
 
 test-valgrind: $(MODULE) interop-deps
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(or $(T),t)
+
+# make bench: wrk (and perl, curl) besides the build's packages, if missing
+BENCH_PACKAGES := wrk perl curl procps
+
+$(BUILD)/.deps-bench: Makefile $(BUILD)/.deps
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+bench: $(MODULE) $(BUILD)/.deps-bench
+	bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

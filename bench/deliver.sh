@@ -14,7 +14,9 @@
 # Everything lives under build/bench/ (nginx prefix, logs, state, perf data);
 # ports 19881 (front: baselines, API, publish) and 19882 (receiver); 19889
 # is named as the (unused) resolver.  Results: stdout and
-# bench/RESULTS-deliver.md.  Bounded: the whole run is killed after 170 s.
+# bench/RESULTS-deliver.md.  BENCH_DIR, FRONT_PORT, RECV_PORT, RESOLVER_PORT
+# and OUT change the directory, the ports and the results file (bench.sh
+# does).  Bounded: the whole run is killed after 170 s.
 
 set -u
 
