@@ -2496,6 +2496,7 @@ static void
 ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
+    ngx_int_t                        rc;
     ngx_rbtree_node_t              **p;
     ngx_http_webhook_event_node_t   *n, *t;
 
@@ -2512,9 +2513,17 @@ ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
             n = (ngx_http_webhook_event_node_t *) node;
             t = (ngx_http_webhook_event_node_t *) temp;
 
-            p = (ngx_memn2cmp(n->data, t->data, n->tenant_len + n->id_len,
-                              t->tenant_len + t->id_len) < 0)
-                ? &temp->left : &temp->right;
+            /* the order event_lookup() searches in: tenant, then id */
+
+            rc = ngx_memn2cmp(n->data, t->data, n->tenant_len, t->tenant_len);
+
+            if (rc == 0) {
+                rc = ngx_memn2cmp(n->data + n->tenant_len,
+                                  t->data + t->tenant_len,
+                                  n->id_len, t->id_len);
+            }
+
+            p = (rc < 0) ? &temp->left : &temp->right;
         }
 
         if (*p == sentinel) {
@@ -2532,12 +2541,36 @@ ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
 }
 
 
-/* the key of an event: tenant and id, with a byte between them */
+/*
+ * The key of an event: for an id the store made ("evt_" and an id of
+ * ngx_http_webhook_new_id()), the second and counter of its making with the
+ * top bit set, so that inserts of new events walk a path still in the CPU
+ * caches (as in the ids tree); otherwise a CRC of tenant and id, with a byte
+ * between them.  Equal keys are ordered by tenant, then id.
+ */
 
-static uint32_t
+static ngx_rbtree_key_t
 ngx_http_webhook_event_hash(ngx_str_t *tenant, ngx_str_t *id)
 {
-    uint32_t  crc;
+    uint32_t    crc;
+    ngx_uint_t  i;
+
+    if (id->len == 4 + NGX_HTTP_WEBHOOK_ID_LEN
+        && ngx_strncmp(id->data, "evt_", 4) == 0)
+    {
+        for (i = 4; i < id->len; i++) {
+            if (!((id->data[i] >= '0' && id->data[i] <= '9')
+                  || (id->data[i] >= 'a' && id->data[i] <= 'f')))
+            {
+                break;
+            }
+        }
+
+        if (i == id->len) {
+            return ((ngx_rbtree_key_t) 1 << (sizeof(ngx_rbtree_key_t) * 8 - 1))
+                   | ngx_http_webhook_id_key(id->data + 4);
+        }
+    }
 
     ngx_crc32_init(crc);
     ngx_crc32_update(&crc, tenant->data, tenant->len);
@@ -2554,7 +2587,7 @@ ngx_http_webhook_event_lookup(ngx_http_webhook_shctx_t *sh,
     ngx_str_t *tenant, ngx_str_t *id)
 {
     ngx_int_t                       rc;
-    uint32_t                        hash;
+    ngx_rbtree_key_t                hash;
     ngx_rbtree_node_t              *node, *sentinel;
     ngx_http_webhook_event_node_t  *ev;
 
