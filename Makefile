@@ -6,6 +6,7 @@
 #   make test           run the whole test suite (prove -r t)
 #   make test-valgrind  the same under valgrind memcheck
 #   make fuzz           libFuzzer targets, FUZZ_TIME seconds each (fuzz/fuzz.mk)
+#   make bench          benchmarks against plain nginx (~5 min), bench/RESULTS.md
 
 SHELL       := /bin/bash
 ROOT        := $(CURDIR)
@@ -27,16 +28,16 @@ SOURCES := config ngx_http_webhook_module.c $(wildcard src/*.c src/*.h)
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX_BIN) \
            TEST_NGINX_LOAD_MODULES="$(NDK_MODULE) $(MODULE)"
 
-.PHONY: all deps interop-deps build run test test-valgrind clean
+.PHONY: all deps interop-deps build run test test-valgrind bench clean
 
 all: build
 
-# Installs only what is missing, so a second run costs nothing.
-deps: $(BUILD)/.deps
-
-$(BUILD)/.deps: Makefile
+# $(call install_missing,PACKAGES): installs those of the Debian packages
+# that are not installed yet (nodejs and npm: unless node and npm run), so
+# that a second run costs nothing
+define install_missing
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(1); do \
 	    case $$p in nodejs|npm) command -v $${p%js} >/dev/null && continue;; esac; \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -46,6 +47,12 @@ $(BUILD)/.deps: Makefile
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps: $(BUILD)/.deps
+
+$(BUILD)/.deps: Makefile
+	$(call install_missing,$(DEB_PACKAGES))
 	@# Debian starts the packaged nginx on port 80; the project never uses it.
 	@if command -v systemctl >/dev/null 2>&1; then \
 	    systemctl disable --now nginx >/dev/null 2>&1 || true; fi
@@ -90,6 +97,16 @@ test: $(MODULE) interop-deps
 
 test-valgrind: $(MODULE) interop-deps
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(or $(T),t)
+
+# make bench: wrk (and perl, curl) besides the build's packages, if missing
+BENCH_PACKAGES := wrk perl curl procps
+
+$(BUILD)/.deps-bench: Makefile $(BUILD)/.deps
+	$(call install_missing,$(BENCH_PACKAGES))
+	@touch $@
+
+bench: $(MODULE) $(BUILD)/.deps-bench
+	bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

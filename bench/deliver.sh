@@ -14,12 +14,14 @@
 # Everything lives under build/bench/ (nginx prefix, logs, state, perf data);
 # ports 19881 (front: baselines, API, publish) and 19882 (receiver); 19889
 # is named as the (unused) resolver.  Results: stdout and
-# bench/RESULTS-deliver.md.  Bounded: the whole run is killed after 170 s.
+# bench/RESULTS-deliver.md.  BENCH_DIR, FRONT_PORT, RECV_PORT, RESOLVER_PORT
+# and OUT change the directory, the ports and the results file (bench.sh
+# does).  Bounded: the whole run is killed after 170 s.
 
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=$ROOT/build/bench
+B=${BENCH_DIR:-$ROOT/build/bench}
 NGINX=${NGINX:-/usr/sbin/nginx}
 NDK=${NDK:-/usr/lib/nginx/modules/ndk_http_module.so}
 MODULE_SRC=${MODULE:-$ROOT/build/ngx_http_webhook_module.so}
@@ -34,8 +36,10 @@ PERF=${PERF:-0}
 STATE=${STATE:-1}           # 0: memory-only zone (no journal), to measure its cost
 KA_BASE=${KA_BASE:-0}       # 1: also a GET baseline over upstream keepalive
 
-FRONT=19881
-RECV=19882
+FRONT=${FRONT_PORT:-19881}
+RECV=${RECV_PORT:-19882}
+RESOLVER=${RESOLVER_PORT:-19889}
+OUT=${OUT:-$ROOT/bench/RESULTS-deliver.md}
 
 [ -n "${BENCH_INNER:-}" ] || exec timeout -k 5 170 env BENCH_INNER=1 bash "$0" "$@"
 
@@ -152,7 +156,7 @@ http {
             webhook_concurrency       $CONCURRENCY;
             webhook_host_concurrency  0;
             webhook_retry             1s 1s;
-            resolver                  127.0.0.1:19889;   # unused: IP-literal target
+            resolver                  127.0.0.1:$RESOLVER;   # unused: IP-literal target
 
             proxy_pass          \$webhook_upstream_url;
             proxy_http_version  1.1;
@@ -414,7 +418,7 @@ echo "$RESULT"
             --dsos ngx_http_webhook_module.so 2>/dev/null | grep '%' | head -15
         echo '```'
     fi
-} >"$ROOT/bench/RESULTS-deliver.md"
+} >"$OUT"
 
 [ "$C" -eq "$N" ] || echo "WARNING: receiver got $C requests for $N events" >&2
 exit 0

@@ -43,16 +43,7 @@ fuzz_includes_verify  := ngx_http_webhook_verify
 fuzz-deps: $(FUZZ_DIR)/.deps
 
 $(FUZZ_DIR)/.deps: fuzz/fuzz.mk $(BUILD)/.deps
-	@missing=""; \
-	for p in $(FUZZ_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
-	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call install_missing,$(FUZZ_PACKAGES))
 	@mkdir -p $(FUZZ_DIR) && touch $@
 
 # nginx's core, built with clang and the sanitizers; its objects (main()

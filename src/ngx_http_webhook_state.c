@@ -271,9 +271,14 @@ static void ngx_http_webhook_state_fsync_done(ngx_event_t *ev);
 static void ngx_http_webhook_state_wake(ngx_http_webhook_state_segment_t *seg,
     ngx_http_webhook_state_waiter_t *w, ngx_int_t rc);
 static void ngx_http_webhook_state_timer_handler(ngx_event_t *ev);
+static void ngx_http_webhook_state_crc_init(void);
+static uint32_t ngx_http_webhook_state_crc(u_char *p, size_t len);
 
 
 static ngx_http_webhook_state_lock_t  *ngx_http_webhook_state_locks;
+
+/* CRC-32 (that of ngx_crc32_long()), 8 bytes a step */
+static uint32_t  ngx_http_webhook_state_crc_table[8][256];
 
 
 static ngx_inline void
@@ -322,6 +327,8 @@ ngx_http_webhook_state_create(ngx_conf_t *cf, ngx_str_t *dir,
     if (st == NULL) {
         return NULL;
     }
+
+    ngx_http_webhook_state_crc_init();
 
     /*
      * set by ngx_pcalloc():
@@ -1222,9 +1229,16 @@ ngx_http_webhook_state_replay(ngx_http_webhook_state_load_t *ld, uint64_t seq,
              p < last;
              p += NGX_HTTP_WEBHOOK_RECORD_HEADER + rec.len)
         {
-            (void) ngx_http_webhook_state_parse(p, last, &rec);
+            /* read_snapshot() checked every record and its CRC already */
 
-            if (apply(data, rec.type, rec.p, rec.len) == NGX_ERROR) {
+            rec.type = p[16];
+            rec.p = p + NGX_HTTP_WEBHOOK_RECORD_HEADER;
+            rec.len = ngx_http_webhook_state_get32(p) - 1;
+
+            if (apply(data, rec.type | NGX_HTTP_WEBHOOK_STATE_FROM_SNAPSHOT,
+                      rec.p, rec.len)
+                == NGX_ERROR)
+            {
                 ngx_log_error(ld->level, ld->log, 0,
                               "state snapshot \"%s\": record at offset %uz "
                               "cannot be applied",
@@ -1301,7 +1315,8 @@ ngx_http_webhook_state_parse(u_char *p, u_char *last,
         return NGX_DECLINED;
     }
 
-    if (ngx_crc32_long(p + 8, 8 + len) != ngx_http_webhook_state_get32(p + 4))
+    if (ngx_http_webhook_state_crc(p + 8, 8 + len)
+        != ngx_http_webhook_state_get32(p + 4))
     {
         return NGX_DECLINED;
     }
@@ -1580,7 +1595,8 @@ ngx_http_webhook_state_frame(u_char *buf, uint64_t seq, ngx_uint_t type,
         ngx_memcpy(buf + NGX_HTTP_WEBHOOK_RECORD_HEADER, p, len);
     }
 
-    ngx_http_webhook_state_put32(buf + 4, ngx_crc32_long(buf + 8, 9 + len));
+    ngx_http_webhook_state_put32(buf + 4,
+                                 ngx_http_webhook_state_crc(buf + 8, 9 + len));
 
     return buf + NGX_HTTP_WEBHOOK_RECORD_HEADER + len;
 }
@@ -2516,4 +2532,73 @@ ngx_http_webhook_state_write_done(ngx_event_t *ev)
     w->handler(w->data, w->rc);
 
     ngx_free(w);
+}
+
+
+/*
+ * The CRC of every record, computed 8 bytes at a time ("slicing-by-8"): the
+ * same values as ngx_crc32_long(), several times faster, which matters when
+ * a snapshot of a million subscriptions is checked and written at start.
+ */
+
+static void
+ngx_http_webhook_state_crc_init(void)
+{
+    uint32_t    c;
+    ngx_uint_t  i, k;
+
+    if (ngx_http_webhook_state_crc_table[0][1]) {
+        return;
+    }
+
+    for (i = 0; i < 256; i++) {
+        c = (uint32_t) i;
+
+        for (k = 0; k < 8; k++) {
+            c = (c & 1) ? (c >> 1) ^ 0xedb88320 : c >> 1;
+        }
+
+        ngx_http_webhook_state_crc_table[0][i] = c;
+    }
+
+    for (i = 0; i < 256; i++) {
+        c = ngx_http_webhook_state_crc_table[0][i];
+
+        for (k = 1; k < 8; k++) {
+            c = ngx_http_webhook_state_crc_table[0][c & 0xff] ^ (c >> 8);
+            ngx_http_webhook_state_crc_table[k][i] = c;
+        }
+    }
+}
+
+
+static uint32_t
+ngx_http_webhook_state_crc(u_char *p, size_t len)
+{
+    uint32_t   crc, one, two;
+    uint32_t  (*t)[256];
+
+    t = ngx_http_webhook_state_crc_table;
+    crc = 0xffffffff;
+
+    while (len >= 8) {
+        one = ((uint32_t) p[0] | (uint32_t) p[1] << 8
+               | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24) ^ crc;
+        two = (uint32_t) p[4] | (uint32_t) p[5] << 8
+              | (uint32_t) p[6] << 16 | (uint32_t) p[7] << 24;
+
+        crc = t[7][one & 0xff] ^ t[6][(one >> 8) & 0xff]
+              ^ t[5][(one >> 16) & 0xff] ^ t[4][one >> 24]
+              ^ t[3][two & 0xff] ^ t[2][(two >> 8) & 0xff]
+              ^ t[1][(two >> 16) & 0xff] ^ t[0][two >> 24];
+
+        p += 8;
+        len -= 8;
+    }
+
+    while (len--) {
+        crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    }
+
+    return crc ^ 0xffffffff;
 }

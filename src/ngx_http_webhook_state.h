@@ -39,6 +39,13 @@
 #define NGX_HTTP_WEBHOOK_RECORD_HEADER   17
 
 
+/*
+ * Records replayed from a snapshot carry this bit in "type": a snapshot holds
+ * each subscription and each event once, so apply need not look for an
+ * earlier version of it.
+ */
+#define NGX_HTTP_WEBHOOK_STATE_FROM_SNAPSHOT  0x100
+
 typedef ngx_int_t (*ngx_http_webhook_state_apply_pt)(void *data,
     ngx_uint_t type, u_char *p, size_t len);
 typedef void (*ngx_http_webhook_state_handler_pt)(void *data, ngx_int_t rc);
