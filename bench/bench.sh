@@ -729,8 +729,8 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "(1 worker), with wrk -t1 -c$CONNS for ${SECS} s per run, in the order baseline,"
     echo "module, module, baseline (the mean of each pair, the two runs in brackets)."
     echo "Baselines are \`return 200\` locations with a body of the same size as the module's"
-    echo "answer. The machine is shared with other jobs, so absolute numbers are noisy and"
-    echo "the ratios are what count; the lead will re-run this on a quiet machine."
+    echo "answer. Absolute numbers depend on the machine and what else runs on it;"
+    echo "the ratios, both measured in the same run, are what count."
     echo
     if [ -n "$ROWS" ]; then
         echo "## Subscription API and publishing (ops/s)"
