@@ -60,6 +60,8 @@ static char *ngx_http_webhook_retry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_webhook_success(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_http_webhook_store_t *ngx_http_webhook_zone_param(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *param);
 static ngx_array_t *ngx_http_webhook_default_retry(ngx_conf_t *cf);
 static ngx_int_t ngx_http_webhook_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_webhook_postconfiguration(ngx_conf_t *cf);
@@ -692,7 +694,7 @@ ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                 *value, name, s;
+    ngx_str_t                 *value, *zone, s;
     ngx_uint_t                 i;
     ngx_conf_enum_t           *e;
     ngx_http_core_loc_conf_t  *clcf;
@@ -710,13 +712,12 @@ ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-    ngx_str_null(&name);
+    zone = NULL;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            name.data = value[i].data + 5;
-            name.len = value[i].len - 5;
+            zone = &value[i];
             continue;
         }
 
@@ -748,18 +749,9 @@ ngx_http_webhook_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    wlcf->api_store = ngx_http_webhook_store_find(cf, &name);
+    wlcf->api_store = ngx_http_webhook_zone_param(cf, cmd, zone);
 
     if (wlcf->api_store == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown webhook zone \"%V\"", &name);
         return NGX_CONF_ERROR;
     }
 
@@ -930,7 +922,7 @@ ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                      *value, name, s;
+    ngx_str_t                      *value, *zone, s;
     ngx_uint_t                      i;
     ngx_msec_t                      timeout;
     ngx_http_core_loc_conf_t       *clcf;
@@ -942,13 +934,12 @@ ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-    ngx_str_null(&name);
+    zone = NULL;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            name.data = value[i].data + 5;
-            name.len = value[i].len - 5;
+            zone = &value[i];
             continue;
         }
 
@@ -985,18 +976,9 @@ ngx_http_webhook_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    wlcf->publish_store = ngx_http_webhook_store_find(cf, &name);
+    wlcf->publish_store = ngx_http_webhook_zone_param(cf, cmd, zone);
 
     if (wlcf->publish_store == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown webhook zone \"%V\"", &name);
         return NGX_CONF_ERROR;
     }
 
@@ -1021,7 +1003,7 @@ ngx_http_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                 *value, name;
+    ngx_str_t                 *value;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (wlcf->status_store) {
@@ -1030,20 +1012,9 @@ ngx_http_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strncmp(value[1].data, "zone=", 5) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data + 5;
-    name.len = value[1].len - 5;
-
-    wlcf->status_store = ngx_http_webhook_store_find(cf, &name);
+    wlcf->status_store = ngx_http_webhook_zone_param(cf, cmd, &value[1]);
 
     if (wlcf->status_store == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown webhook zone \"%V\"", &name);
         return NGX_CONF_ERROR;
     }
 
@@ -1059,7 +1030,7 @@ ngx_http_webhook_deliver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webhook_loc_conf_t *wlcf = conf;
 
-    ngx_str_t                      *value, name;
+    ngx_str_t                      *value;
     ngx_uint_t                      i;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_webhook_store_t       *store;
@@ -1072,20 +1043,9 @@ ngx_http_webhook_deliver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strncmp(value[1].data, "zone=", 5) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data + 5;
-    name.len = value[1].len - 5;
-
-    store = ngx_http_webhook_store_find(cf, &name);
+    store = ngx_http_webhook_zone_param(cf, cmd, &value[1]);
 
     if (store == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown webhook zone \"%V\"", &name);
         return NGX_CONF_ERROR;
     }
 
@@ -1114,7 +1074,8 @@ ngx_http_webhook_deliver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "webhook zone \"%V\" already has a "
                                "\"webhook_deliver\" location \"%V\"",
-                               &name, &dp[i]->uri);
+                               ngx_http_webhook_store_name(store),
+                               &dp[i]->uri);
             return NGX_CONF_ERROR;
         }
     }
@@ -1188,6 +1149,46 @@ ngx_http_webhook_retry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The "zone=NAME" parameter of webhook_api, webhook_publish,
+ * webhook_status and webhook_deliver ("param", NULL when none was given):
+ * a zone that webhook_zone declared before.
+ */
+
+static ngx_http_webhook_store_t *
+ngx_http_webhook_zone_param(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *param)
+{
+    ngx_str_t                  name;
+    ngx_http_webhook_store_t  *store;
+
+    if (param == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NULL;
+    }
+
+    if (param->len < 5 || ngx_strncmp(param->data, "zone=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", param);
+        return NULL;
+    }
+
+    name.data = param->data + 5;
+    name.len = param->len - 5;
+
+    store = ngx_http_webhook_store_find(cf, &name);
+
+    if (store == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown webhook zone \"%V\"", &name);
+    }
+
+    return store;
 }
 
 

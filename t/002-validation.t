@@ -153,3 +153,51 @@ qr/"description":"caf\xc3\xa9 \xc3\xa9","scope":"organization","organization":"o
 --- must_die
 --- error_log
 "webhook_api" requires "webhook_tenant"
+
+
+
+=== TEST 5: nginx -t refuses webhook_publish without zone=
+--- config
+    location = /events {
+        webhook_publish  mode=sync;
+    }
+--- must_die
+--- error_log
+"webhook_publish" must have "zone" parameter
+
+
+
+=== TEST 6: nginx -t refuses webhook_api with a zone no webhook_zone declared
+--- config
+    webhook_tenant  org1;
+
+    location /hooks {
+        webhook_api  zone=nosuch profile=vyte2;
+    }
+--- must_die
+--- error_log
+unknown webhook zone "nosuch"
+
+
+
+=== TEST 7: nginx -t refuses webhook_status without zone=
+--- config
+    location = /status {
+        webhook_status  hooks;
+    }
+--- must_die
+--- error_log
+invalid parameter "hooks"
+
+
+
+=== TEST 8: nginx -t refuses webhook_deliver with a zone no webhook_zone declared
+--- config
+    location = /_webhook {
+        internal;
+        webhook_deliver  zone=other;
+        proxy_pass       $webhook_upstream_url;
+    }
+--- must_die
+--- error_log
+unknown webhook zone "other"
