@@ -46,6 +46,8 @@ typedef struct {
                                                      start */
     void                       *sched;            /* this process's
                                                      scheduler */
+    void                       *rcf;              /* its retry conf, the
+                                                     store's too */
 } ngx_http_webhook_deliver_t;
 
 

@@ -75,7 +75,7 @@ typedef struct {
     ngx_http_webhook_deliver_t        *deliver;
     ngx_http_webhook_loc_conf_t       *wlcf;
     ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_webhook_retry_conf_t      rcf;
+    ngx_http_webhook_retry_conf_t     *rcf;
 
     ngx_msec_t                         lease;
     ngx_uint_t                         concurrency;
@@ -345,7 +345,11 @@ ngx_http_webhook_deliver_init(ngx_conf_t *cf, ngx_http_webhook_deliver_t *d)
     rcf->disable_after = wlcf->disable_after;
     rcf->failed_keep = wlcf->failed_keep;
 
-    /* what claim() needs to end the deliveries of a disabled subscription */
+    /*
+     * the scheduler's, and what claim() needs to end the deliveries of a
+     * disabled subscription
+     */
+    d->rcf = rcf;
     ngx_http_webhook_store_set_retry(d->store, rcf);
 
     /*
@@ -394,11 +398,7 @@ ngx_http_webhook_deliver_init_process(ngx_cycle_t *cycle,
     sched->wlcf = wlcf;
     sched->clcf = d->ctx->loc_conf[ngx_http_core_module.ctx_index];
 
-    sched->rcf.delays = wlcf->retry;
-    sched->rcf.jitter = NGX_HTTP_WEBHOOK_DELIVER_JITTER;
-    sched->rcf.retry_after_max = NGX_HTTP_WEBHOOK_DELIVER_RETRY_AFTER;
-    sched->rcf.disable_after = wlcf->disable_after;
-    sched->rcf.failed_keep = wlcf->failed_keep;
+    sched->rcf = d->rcf;
 
     sched->concurrency = ngx_max(wlcf->concurrency, 1);
     sched->host_concurrency = wlcf->host_concurrency;
@@ -1496,7 +1496,7 @@ ngx_http_webhook_deliver_report(ngx_http_webhook_deliver_ctx_t *ctx)
     }
 
     rc = ngx_http_webhook_store_complete(sched->deliver->store, &o,
-                                         &sched->rcf, &ctx->log);
+                                         sched->rcf, &ctx->log);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, &ctx->log, 0,
@@ -1596,7 +1596,7 @@ ngx_http_webhook_deliver_classify(ngx_http_webhook_deliver_ctx_t *ctx,
                    && u)
         {
             o->retry_after = ngx_http_webhook_deliver_retry_after(u,
-                                           ctx->sched->rcf.retry_after_max);
+                                           ctx->sched->rcf->retry_after_max);
         }
 
         return;
