@@ -123,6 +123,9 @@ typedef struct {
     ngx_uint_t                           descending;  /* with no sort */
     ngx_uint_t                           put_merges;  /* PUT as PATCH: no
                                                          field required */
+    ngx_uint_t                           put_reads;   /* a PUT without a
+                                                         body lists or
+                                                         gets */
 } ngx_http_webhook_api_profile_t;
 
 
@@ -168,6 +171,8 @@ typedef struct {
 static ngx_int_t ngx_http_webhook_api_run(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_webhook_api_route(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx);
+static ngx_uint_t ngx_http_webhook_api_put_reads(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_api_route_sub(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx, ngx_str_t *sub);
@@ -386,9 +391,12 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_string("total"),
       ngx_string("organization"),
       ngx_http_webhook_api_secret,
-      NULL, NULL, 0, 0, 0 },
+      NULL, NULL, 0, 0, 0, 0 },
 
-    /* NGX_HTTP_WEBHOOK_PROFILE_VYTE2: its list is a bare array */
+    /*
+     * NGX_HTTP_WEBHOOK_PROFILE_VYTE2: its list is a bare array; its list
+     * and get examples send "--request PUT" without a body
+     */
     { ngx_string("vyte2"),
       ngx_http_webhook_api_default_aliases,
       ngx_http_webhook_api_default_keys,
@@ -396,7 +404,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_null_string,
       ngx_string("organization"),
       ngx_http_webhook_api_secret,
-      NULL, NULL, 0, 0, 0 },
+      NULL, NULL, 0, 0, 0, 1 },
 
     /* NGX_HTTP_WEBHOOK_PROFILE_SCREVER; its list example is newest first */
     { ngx_string("screver"),
@@ -408,7 +416,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_http_webhook_api_secret_uuid,
       ngx_http_webhook_api_screver_limits,
       "limit is required and must be one of 5, 10, 25, 50, 100",
-      1, 1, 1 },
+      1, 1, 1, 0 },
 
     /* NGX_HTTP_WEBHOOK_PROFILE_HUBPLANNER */
     { ngx_string("hubplanner"),
@@ -418,7 +426,7 @@ static ngx_http_webhook_api_profile_t  ngx_http_webhook_api_profiles[] = {
       ngx_null_string,
       ngx_null_string,
       ngx_http_webhook_api_secret,
-      NULL, NULL, 0, 0, 0 }
+      NULL, NULL, 0, 0, 0, 0 }
 };
 
 
@@ -665,6 +673,13 @@ ngx_http_webhook_api_route(ngx_http_request_t *r,
 
         switch (r->method) {
 
+        case NGX_HTTP_PUT:
+            if (!ngx_http_webhook_api_put_reads(r, ctx)) {
+                break;
+            }
+
+            /* fall through */
+
         case NGX_HTTP_GET:
         case NGX_HTTP_HEAD:
             ctx->op = NGX_HTTP_WEBHOOK_API_LIST;
@@ -673,11 +688,10 @@ ngx_http_webhook_api_route(ngx_http_request_t *r,
         case NGX_HTTP_POST:
             ctx->op = NGX_HTTP_WEBHOOK_API_CREATE;
             return NGX_OK;
-
-        default:
-            ctx->allow = &ngx_http_webhook_api_allow_collection;
-            return NGX_HTTP_NOT_ALLOWED;
         }
+
+        ctx->allow = &ngx_http_webhook_api_allow_collection;
+        return NGX_HTTP_NOT_ALLOWED;
     }
 
     if (*p++ != '/') {
@@ -711,7 +725,8 @@ ngx_http_webhook_api_route(ngx_http_request_t *r,
         return NGX_OK;
 
     case NGX_HTTP_PUT:
-        ctx->op = NGX_HTTP_WEBHOOK_API_REPLACE;
+        ctx->op = ngx_http_webhook_api_put_reads(r, ctx)
+                  ? NGX_HTTP_WEBHOOK_API_GET : NGX_HTTP_WEBHOOK_API_REPLACE;
         return NGX_OK;
 
     case NGX_HTTP_PATCH:
@@ -726,6 +741,22 @@ ngx_http_webhook_api_route(ngx_http_request_t *r,
         ctx->allow = &ngx_http_webhook_api_allow_item;
         return NGX_HTTP_NOT_ALLOWED;
     }
+}
+
+
+/*
+ * Vyte API v2's list and get examples send "--request PUT" with no body:
+ * where the profile says so, such a PUT reads (a PUT with a body still
+ * replaces).
+ */
+
+static ngx_uint_t
+ngx_http_webhook_api_put_reads(ngx_http_request_t *r,
+    ngx_http_webhook_api_ctx_t *ctx)
+{
+    return ctx->profile->put_reads
+           && r->headers_in.content_length_n <= 0
+           && !r->headers_in.chunked;
 }
 
 

@@ -260,3 +260,19 @@ GET /hooks
 --- error_code: 200
 --- response_body chomp
 {"hooks":[],"total":0}
+
+
+
+=== TEST 22: vyte2: a PUT without a body lists or gets (its examples send one), a PUT with a body still replaces; elsewhere such a PUT is not a read
+--- request eval
+["PUT /v2/hooks/{{v1}}\n{\"target_url\":\"https://www.test.com/hooks?id=9\",\"action\":\"event.created\"}",
+ "PUT /v2/hooks",
+ "PUT /v2/hooks/{{v1}}",
+ "PUT /hooks"]
+--- error_code eval
+[200, 200, 200, 405]
+--- response_body_like eval
+[qr/^\{"_id":"[0-9a-f]{24}","action":"event\.created","target_url":"https:\/\/www\.test\.com\/hooks\?id=9",.*"__v":1\}$/,
+ qr/^\[\{"_id":"[0-9a-f]{24}","action":"event\.created",.*\}\]$/,
+ qr/^\{"_id":"[0-9a-f]{24}","action":"event\.created","target_url":"https:\/\/www\.test\.com\/hooks\?id=9",.*"__v":1\}$/,
+ qr/"error":"method_not_allowed"/]
