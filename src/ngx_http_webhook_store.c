@@ -95,17 +95,25 @@ typedef struct {
 } ngx_http_webhook_event_node_t;
 
 
+/*
+ * A delivery fits a slab slot of 128 bytes (on 64-bit platforms), not 256:
+ * its id is the key of id_node, and its subscription id is kept as the
+ * 12 bytes its 24 hex digits stand for.
+ */
+
 typedef struct {
     ngx_rbtree_node_t               node;       /* key: next_at, due tree */
     ngx_rbtree_node_t               id_node;    /* key: id */
     ngx_queue_t                     sub_queue;
     ngx_http_webhook_event_node_t  *event;
-    uint64_t                        id;
     ngx_pid_t                       owner;
     u_short                         attempt;
     u_char                          state;
-    u_char                          sub_id[NGX_HTTP_WEBHOOK_ID_LEN];
+    u_char                          sub_id[NGX_HTTP_WEBHOOK_ID_LEN / 2];
 } ngx_http_webhook_delivery_t;
+
+
+#define ngx_http_webhook_delivery_id(d)  ((uint64_t) (d)->id_node.key)
 
 
 typedef struct ngx_http_webhook_node_s  ngx_http_webhook_node_t;
@@ -2374,6 +2382,7 @@ ngx_http_webhook_store_dump(ngx_http_webhook_store_t *store, size_t *len)
     size_t                          n;
     uint16_t                        v16;
     uint32_t                        v32;
+    uint64_t                        did;
     ngx_uint_t                      i, k, kept;
     ngx_queue_t                    *q, *dq;
     ngx_rbtree_node_t              *node, *root, *sentinel;
@@ -2468,12 +2477,13 @@ ngx_http_webhook_store_dump(ngx_http_webhook_store_t *store, size_t *len)
                     goto failed;
                 }
 
-                p = ngx_cpymem(p, &d->id, 8);
+                did = ngx_http_webhook_delivery_id(d);
+                p = ngx_cpymem(p, &did, 8);
                 p = ngx_cpymem(p, &d->node.key, 8);
                 v16 = d->attempt;
                 p = ngx_cpymem(p, &v16, 2);
                 *p++ = d->state;
-                p = ngx_cpymem(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN);
+                p = ngx_hex_dump(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN / 2);
                 *p++ = ev->tenant_len;
                 *p++ = ev->id_len;
                 (void) ngx_cpymem(p, ev->data, ev->tenant_len + ev->id_len);
@@ -2911,6 +2921,35 @@ ngx_http_webhook_events_expire(ngx_http_webhook_store_t *store, int64_t now,
 }
 
 
+/* a subscription id (24 lowercase hex digits, as checked) as 12 bytes */
+
+static void
+ngx_http_webhook_sub_id_pack(u_char *raw, u_char *id)
+{
+    u_char      hi, lo;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_WEBHOOK_ID_LEN / 2; i++) {
+        hi = id[2 * i];
+        lo = id[2 * i + 1];
+        raw[i] = (u_char) ((((hi & 0x0f) + (hi >> 6) * 9) << 4)
+                           | ((lo & 0x0f) + (lo >> 6) * 9));
+    }
+}
+
+
+static ngx_http_webhook_node_t *
+ngx_http_webhook_delivery_sub(ngx_http_webhook_shctx_t *sh,
+    ngx_http_webhook_delivery_t *d)
+{
+    u_char  id[NGX_HTTP_WEBHOOK_ID_LEN];
+
+    (void) ngx_hex_dump(id, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN / 2);
+
+    return ngx_http_webhook_node_lookup(sh, id);
+}
+
+
 static ngx_http_webhook_delivery_t *
 ngx_http_webhook_delivery_lookup(ngx_http_webhook_shctx_t *sh, uint64_t id)
 {
@@ -2946,7 +2985,6 @@ ngx_http_webhook_delivery_link(ngx_http_webhook_store_t *store,
     int64_t next_at)
 {
     d->node.key = (ngx_rbtree_key_t) next_at;
-    d->id_node.key = (ngx_rbtree_key_t) d->id;
 
     ngx_rbtree_insert(&store->sh->due, &d->node);
     ngx_rbtree_insert(&store->sh->deliveries, &d->id_node);
@@ -3232,11 +3270,11 @@ ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
             return 0;
         }
 
-        d->id = first + i;
+        d->id_node.key = (ngx_rbtree_key_t) (first + i);
         d->event = ev;
         d->attempt = 1;
         d->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
-        ngx_memcpy(d->sub_id, p, NGX_HTTP_WEBHOOK_ID_LEN);
+        ngx_http_webhook_sub_id_pack(d->sub_id, p);
 
         ngx_http_webhook_delivery_link(store, d, sub, created);
     }
@@ -3260,7 +3298,7 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
     u_char                           pattern[NGX_HTTP_WEBHOOK_ACTION_MAX + 2];
     size_t                           len;
     int64_t                          now;
-    uint64_t                         next_id;
+    uint64_t                         next_id, first;
     uint32_t                         v;
     ngx_int_t                        rc;
     ngx_str_t                        id, pat;
@@ -3537,11 +3575,11 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
 
             made[i]++;
 
-            ds[j]->id = ++next_id;
+            ds[j]->id_node.key = (ngx_rbtree_key_t) ++next_id;
             ds[j]->event = evs[i];
             ds[j]->attempt = 1;
             ds[j]->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
-            ngx_memcpy(ds[j]->sub_id, sp[j]->id, NGX_HTTP_WEBHOOK_ID_LEN);
+            ngx_http_webhook_sub_id_pack(ds[j]->sub_id, sp[j]->id);
         }
 
         len += ngx_http_webhook_event_rec_size(evs[i], nd);
@@ -3564,10 +3602,10 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
             }
 
             ds = dss[i];
+            first = matches[i].nelts ? ngx_http_webhook_delivery_id(ds[0])
+                                     : 0;
 
-            p = ngx_http_webhook_event_rec_write(p, evs[i],
-                                                 matches[i].nelts
-                                                 ? ds[0]->id : 0,
+            p = ngx_http_webhook_event_rec_write(p, evs[i], first,
                                                  matches[i].elts,
                                                  matches[i].nelts);
         }
@@ -3807,7 +3845,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
 
         d = (ngx_http_webhook_delivery_t *) node;
 
-        sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+        sub = ngx_http_webhook_delivery_sub(store->sh, d);
 
         if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED || sub == NULL) {
             /* kept long enough after it failed */
@@ -3817,7 +3855,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
 
         if (!sub->enabled) {
             ngx_memzero(&o, sizeof(ngx_http_webhook_outcome_rec_t));
-            o.delivery = d->id;
+            o.delivery = ngx_http_webhook_delivery_id(d);
             o.at = now;
             o.attempt = d->attempt;
             o.next_attempt = d->attempt;
@@ -3848,12 +3886,12 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
             goto done;
         }
 
-        c->delivery = d->id;
+        c->delivery = ngx_http_webhook_delivery_id(d);
         c->attempt = d->attempt;
 
         c->sub_id.data = p;
         c->sub_id.len = NGX_HTTP_WEBHOOK_ID_LEN;
-        p = ngx_cpymem(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN);
+        p = ngx_hex_dump(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN / 2);
 
         c->tenant.data = p;
         c->tenant.len = ev->tenant_len;
@@ -4084,11 +4122,11 @@ ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
         return NGX_DECLINED;
     }
 
-    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    sub = ngx_http_webhook_delivery_sub(store->sh, d);
     now = ngx_http_webhook_now();
 
     ngx_memzero(&rec, sizeof(ngx_http_webhook_outcome_rec_t));
-    rec.delivery = d->id;
+    rec.delivery = ngx_http_webhook_delivery_id(d);
     rec.at = now - o->duration;
     rec.duration = (uint32_t) o->duration;
     rec.attempt = d->attempt;
@@ -4312,7 +4350,7 @@ ngx_http_webhook_sub_end_pending(ngx_http_webhook_store_t *store,
         }
 
         ngx_memzero(&o, sizeof(ngx_http_webhook_outcome_rec_t));
-        o.delivery = d->id;
+        o.delivery = ngx_http_webhook_delivery_id(d);
         o.at = now;
         o.attempt = d->attempt;
         o.next_attempt = d->attempt;
@@ -4411,7 +4449,7 @@ ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
         goto failed;
     }
 
-    rec.delivery = d->id;
+    rec.delivery = ngx_http_webhook_delivery_id(d);
     rec.next_at = ngx_http_webhook_now();
 
     if (store->state) {
@@ -4489,7 +4527,7 @@ ngx_http_webhook_outcome_rec_apply(ngx_http_webhook_store_t *store,
         return NGX_OK;
     }
 
-    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    sub = ngx_http_webhook_delivery_sub(store->sh, d);
 
     ngx_http_webhook_outcome_apply(store, d, sub, &o);
 
@@ -4516,7 +4554,7 @@ ngx_http_webhook_redeliver_rec_apply(ngx_http_webhook_store_t *store,
         return NGX_OK;
     }
 
-    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    sub = ngx_http_webhook_delivery_sub(store->sh, d);
 
     if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED) {
         ngx_http_webhook_redeliver_apply(store, d, sub, rec.next_at);
@@ -4599,6 +4637,7 @@ ngx_http_webhook_delivery_rec_apply(ngx_http_webhook_store_t *store,
 {
     int64_t                         next_at;
     uint16_t                        attempt;
+    uint64_t                        did;
     ngx_str_t                       tenant, id;
     ngx_http_webhook_node_t        *sub;
     ngx_http_webhook_delivery_t    *d;
@@ -4633,19 +4672,20 @@ ngx_http_webhook_delivery_rec_apply(ngx_http_webhook_store_t *store,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(&d->id, p, 8);
+    ngx_memcpy(&did, p, 8);
     ngx_memcpy(&next_at, p + 8, 8);
     ngx_memcpy(&attempt, p + 16, 2);
 
     d->attempt = attempt;
     d->state = p[18];
     d->event = ev;
-    ngx_memcpy(d->sub_id, p + 19, NGX_HTTP_WEBHOOK_ID_LEN);
+    d->id_node.key = (ngx_rbtree_key_t) did;
+    ngx_http_webhook_sub_id_pack(d->sub_id, p + 19);
 
     ngx_http_webhook_delivery_link(store, d, sub, next_at);
 
-    if (d->id > store->sh->next_delivery) {
-        store->sh->next_delivery = d->id;
+    if (ngx_http_webhook_delivery_id(d) > store->sh->next_delivery) {
+        store->sh->next_delivery = ngx_http_webhook_delivery_id(d);
     }
 
     return NGX_OK;
