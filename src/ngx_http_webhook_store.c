@@ -174,6 +174,8 @@ typedef struct {
     ngx_rbtree_node_t               due_sentinel;
     ngx_rbtree_t                    deliveries;
     ngx_rbtree_node_t               deliveries_sentinel;
+    ngx_rbtree_node_t              *due_last;        /* NULL: not known */
+    ngx_rbtree_node_t              *deliveries_last;
     uint64_t                        next_delivery;
     ngx_uint_t                      events_count;
     ngx_uint_t                      deliveries_count;
@@ -238,6 +240,8 @@ static void ngx_http_webhook_named_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_webhook_id_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_rbtree_key_t ngx_http_webhook_id_key(u_char *id);
+static void ngx_http_webhook_last_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 static ngx_http_webhook_node_t *ngx_http_webhook_node_alloc(
     ngx_http_webhook_store_t *store, ngx_http_webhook_sub_t *sub);
@@ -477,9 +481,9 @@ ngx_http_webhook_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_webhook_event_insert_value);
     ngx_queue_init(&store->sh->events_expiry);
     ngx_rbtree_init(&store->sh->due, &store->sh->due_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_webhook_last_insert_value);
     ngx_rbtree_init(&store->sh->deliveries, &store->sh->deliveries_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_webhook_last_insert_value);
 
     if (RAND_bytes(store->sh->id_random, 5) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -2921,6 +2925,115 @@ ngx_http_webhook_events_expire(ngx_http_webhook_store_t *store, int64_t now,
 }
 
 
+/*
+ * The due and deliveries trees get nearly all their nodes at their ends: a
+ * new delivery is due now and has the highest id; a claimed one is due when
+ * its lease ends.  Their last nodes are kept (in the zone, as other workers
+ * change the trees too), and a node that goes after the last one is linked
+ * to it at once, instead of walking down from the root: with millions of
+ * pending deliveries that walk was some 20 levels, twice per delivery.
+ * Equal keys go right, as with ngx_rbtree_insert_value().
+ */
+
+static ngx_rbtree_node_t  *ngx_http_webhook_last;   /* of the insert made */
+static ngx_uint_t          ngx_http_webhook_last_new;
+
+
+static void
+ngx_http_webhook_last_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_uint_t           last;
+    ngx_rbtree_node_t  **p;
+
+    if (ngx_http_webhook_last && node->key >= ngx_http_webhook_last->key) {
+        temp = ngx_http_webhook_last;
+        p = &temp->right;
+        last = 1;
+
+    } else {
+        last = 1;
+
+        for ( ;; ) {
+
+            if (node->key < temp->key) {
+                p = &temp->left;
+                last = 0;
+
+            } else {
+                p = &temp->right;
+            }
+
+            if (*p == sentinel) {
+                break;
+            }
+
+            temp = *p;
+        }
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+
+    ngx_http_webhook_last_new = last;
+}
+
+
+static void
+ngx_http_webhook_last_insert(ngx_rbtree_t *tree, ngx_rbtree_node_t **last,
+    ngx_rbtree_node_t *node)
+{
+    if (tree->root == tree->sentinel) {
+        ngx_rbtree_insert(tree, node);
+        *last = node;
+        return;
+    }
+
+    ngx_http_webhook_last = *last;
+    ngx_http_webhook_last_new = 0;
+
+    ngx_rbtree_insert(tree, node);
+
+    ngx_http_webhook_last = NULL;
+
+    if (ngx_http_webhook_last_new) {
+        *last = node;
+    }
+}
+
+
+static void
+ngx_http_webhook_last_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t **last,
+    ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_node_t  *prev;
+
+    if (*last == node) {
+
+        /* the one before it: the last of its left, or its parent */
+
+        if (node->left != tree->sentinel) {
+            prev = node->left;
+
+            while (prev->right != tree->sentinel) {
+                prev = prev->right;
+            }
+
+        } else {
+            /* the parent of a root may be stale: see ngx_rbtree_delete() */
+            prev = (node == tree->root) ? NULL : node->parent;
+        }
+
+        *last = prev;
+    }
+
+    ngx_rbtree_delete(tree, node);
+}
+
+
 /* a subscription id (24 lowercase hex digits, as checked) as 12 bytes */
 
 static void
@@ -2986,8 +3099,10 @@ ngx_http_webhook_delivery_link(ngx_http_webhook_store_t *store,
 {
     d->node.key = (ngx_rbtree_key_t) next_at;
 
-    ngx_rbtree_insert(&store->sh->due, &d->node);
-    ngx_rbtree_insert(&store->sh->deliveries, &d->id_node);
+    ngx_http_webhook_last_insert(&store->sh->due, &store->sh->due_last,
+                                 &d->node);
+    ngx_http_webhook_last_insert(&store->sh->deliveries,
+                                 &store->sh->deliveries_last, &d->id_node);
     ngx_queue_insert_tail(&sub->deliveries, &d->sub_queue);
 
     if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING) {
@@ -3003,9 +3118,11 @@ static void
 ngx_http_webhook_delivery_reschedule(ngx_http_webhook_store_t *store,
     ngx_http_webhook_delivery_t *d, int64_t at)
 {
-    ngx_rbtree_delete(&store->sh->due, &d->node);
+    ngx_http_webhook_last_delete(&store->sh->due, &store->sh->due_last,
+                                 &d->node);
     d->node.key = (ngx_rbtree_key_t) at;
-    ngx_rbtree_insert(&store->sh->due, &d->node);
+    ngx_http_webhook_last_insert(&store->sh->due, &store->sh->due_last,
+                                 &d->node);
 }
 
 
@@ -3013,8 +3130,10 @@ static void
 ngx_http_webhook_delivery_free(ngx_http_webhook_store_t *store,
     ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub)
 {
-    ngx_rbtree_delete(&store->sh->due, &d->node);
-    ngx_rbtree_delete(&store->sh->deliveries, &d->id_node);
+    ngx_http_webhook_last_delete(&store->sh->due, &store->sh->due_last,
+                                 &d->node);
+    ngx_http_webhook_last_delete(&store->sh->deliveries,
+                                 &store->sh->deliveries_last, &d->id_node);
     ngx_queue_remove(&d->sub_queue);
 
     if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING
