@@ -174,8 +174,8 @@ typedef struct {
     ngx_rbtree_node_t               due_sentinel;
     ngx_rbtree_t                    deliveries;
     ngx_rbtree_node_t               deliveries_sentinel;
-    ngx_rbtree_node_t              *due_last;        /* NULL: not known */
-    ngx_rbtree_node_t              *deliveries_last;
+    ngx_rbtree_node_t              *due_hint;        /* the last linked */
+    ngx_rbtree_node_t              *deliveries_last; /* NULL: not known */
     uint64_t                        next_delivery;
     ngx_uint_t                      events_count;
     ngx_uint_t                      deliveries_count;
@@ -240,7 +240,7 @@ static void ngx_http_webhook_named_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_webhook_id_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_rbtree_key_t ngx_http_webhook_id_key(u_char *id);
-static void ngx_http_webhook_last_insert_value(ngx_rbtree_node_t *temp,
+static void ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 static ngx_http_webhook_node_t *ngx_http_webhook_node_alloc(
@@ -481,9 +481,9 @@ ngx_http_webhook_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_webhook_event_insert_value);
     ngx_queue_init(&store->sh->events_expiry);
     ngx_rbtree_init(&store->sh->due, &store->sh->due_sentinel,
-                    ngx_http_webhook_last_insert_value);
+                    ngx_http_webhook_hint_insert_value);
     ngx_rbtree_init(&store->sh->deliveries, &store->sh->deliveries_sentinel,
-                    ngx_http_webhook_last_insert_value);
+                    ngx_http_webhook_hint_insert_value);
 
     if (RAND_bytes(store->sh->id_random, 5) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -2926,51 +2926,93 @@ ngx_http_webhook_events_expire(ngx_http_webhook_store_t *store, int64_t now,
 
 
 /*
- * The due and deliveries trees get nearly all their nodes at their ends: a
- * new delivery is due now and has the highest id; a claimed one is due when
- * its lease ends.  Their last nodes are kept (in the zone, as other workers
- * change the trees too), and a node that goes after the last one is linked
- * to it at once, instead of walking down from the root: with millions of
- * pending deliveries that walk was some 20 levels, twice per delivery.
- * Equal keys go right, as with ngx_rbtree_insert_value().
+ * The due and deliveries trees get nearly all their nodes at the same
+ * places: a new delivery has the highest id, and is due now, that is,
+ * after the other new ones and before those claimed or to be retried
+ * later.  With millions of pending deliveries, walking down from the root
+ * was some 20 levels, twice per delivery.  So each tree keeps a node in the
+ * zone (as other workers change the trees too), and a node that goes right
+ * after it is linked there at once: the deliveries tree its last node, the
+ * due tree the node last linked (then the next one must be checked).  Equal
+ * keys go right, as with ngx_rbtree_insert_value().
  */
 
-static ngx_rbtree_node_t  *ngx_http_webhook_last;   /* of the insert made */
-static ngx_uint_t          ngx_http_webhook_last_new;
+static ngx_rbtree_node_t  *ngx_http_webhook_hint;    /* of the insert made */
+static ngx_uint_t          ngx_http_webhook_hint_last;
+static ngx_uint_t          ngx_http_webhook_hint_new_last;
 
 
 static void
-ngx_http_webhook_last_insert_value(ngx_rbtree_node_t *temp,
+ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
     ngx_uint_t           last;
-    ngx_rbtree_node_t  **p;
+    ngx_rbtree_node_t   *root, *h, *s, **p;
 
-    if (ngx_http_webhook_last && node->key >= ngx_http_webhook_last->key) {
-        temp = ngx_http_webhook_last;
-        p = &temp->right;
-        last = 1;
+    root = temp;
+    h = ngx_http_webhook_hint;
 
-    } else {
-        last = 1;
+    if (h && node->key >= h->key) {
 
-        for ( ;; ) {
+        if (h->right != sentinel) {
 
-            if (node->key < temp->key) {
-                p = &temp->left;
+            /* the next node: the first of its right */
+
+            for (s = h->right; s->left != sentinel; s = s->left) { /* void */ }
+
+            if (node->key < s->key) {
+                temp = s;
+                p = &s->left;
                 last = 0;
-
-            } else {
-                p = &temp->right;
+                goto link;
             }
 
-            if (*p == sentinel) {
-                break;
+        } else if (ngx_http_webhook_hint_last) {
+            temp = h;
+            p = &h->right;
+            last = 1;
+            goto link;
+
+        } else {
+
+            /*
+             * the next node: the parent of the first one up that is a left
+             * child (the parent of a root may be stale: ngx_rbtree_delete())
+             */
+
+            for (s = h; s != root && s == s->parent->right; s = s->parent) {
+                /* void */
             }
 
-            temp = *p;
+            if (s == root || node->key < s->parent->key) {
+                temp = h;
+                p = &h->right;
+                last = (s == root);
+                goto link;
+            }
         }
     }
+
+    last = 1;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+            last = 0;
+
+        } else {
+            p = &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+link:
 
     *p = node;
     node->parent = temp;
@@ -2978,48 +3020,56 @@ ngx_http_webhook_last_insert_value(ngx_rbtree_node_t *temp,
     node->right = sentinel;
     ngx_rbt_red(node);
 
-    ngx_http_webhook_last_new = last;
+    ngx_http_webhook_hint_new_last = last;
 }
 
 
+/* hint: the tree's last node (is_last) or the node last linked, or NULL */
+
 static void
-ngx_http_webhook_last_insert(ngx_rbtree_t *tree, ngx_rbtree_node_t **last,
-    ngx_rbtree_node_t *node)
+ngx_http_webhook_hint_insert(ngx_rbtree_t *tree, ngx_rbtree_node_t **hint,
+    ngx_uint_t is_last, ngx_rbtree_node_t *node)
 {
     if (tree->root == tree->sentinel) {
         ngx_rbtree_insert(tree, node);
-        *last = node;
+        *hint = node;
         return;
     }
 
-    ngx_http_webhook_last = *last;
-    ngx_http_webhook_last_new = 0;
+    ngx_http_webhook_hint = *hint;
+    ngx_http_webhook_hint_last = is_last;
+    ngx_http_webhook_hint_new_last = 0;
 
     ngx_rbtree_insert(tree, node);
 
-    ngx_http_webhook_last = NULL;
+    ngx_http_webhook_hint = NULL;
 
-    if (ngx_http_webhook_last_new) {
-        *last = node;
+    if (!is_last || ngx_http_webhook_hint_new_last) {
+        *hint = node;
     }
 }
 
 
 static void
-ngx_http_webhook_last_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t **last,
-    ngx_rbtree_node_t *node)
+ngx_http_webhook_hint_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t **hint,
+    ngx_uint_t is_last, ngx_rbtree_node_t *node)
 {
     ngx_rbtree_node_t  *prev;
 
-    if (*last == node) {
+    if (*hint == node) {
 
-        /* the one before it: the last of its left, or its parent */
+        if (!is_last) {
+            prev = NULL;
 
-        if (node->left != tree->sentinel) {
-            prev = node->left;
+        } else if (node->left != tree->sentinel) {
 
-            while (prev->right != tree->sentinel) {
-                prev = prev->right;
+            /* the one before the last: the last of its left, or its parent */
+
+            for (prev = node->left;
+                 prev->right != tree->sentinel;
+                 prev = prev->right)
+            {
+                /* void */
             }
 
         } else {
@@ -3027,7 +3077,7 @@ ngx_http_webhook_last_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t **last,
             prev = (node == tree->root) ? NULL : node->parent;
         }
 
-        *last = prev;
+        *hint = prev;
     }
 
     ngx_rbtree_delete(tree, node);
@@ -3099,10 +3149,10 @@ ngx_http_webhook_delivery_link(ngx_http_webhook_store_t *store,
 {
     d->node.key = (ngx_rbtree_key_t) next_at;
 
-    ngx_http_webhook_last_insert(&store->sh->due, &store->sh->due_last,
+    ngx_http_webhook_hint_insert(&store->sh->due, &store->sh->due_hint, 0,
                                  &d->node);
-    ngx_http_webhook_last_insert(&store->sh->deliveries,
-                                 &store->sh->deliveries_last, &d->id_node);
+    ngx_http_webhook_hint_insert(&store->sh->deliveries,
+                                 &store->sh->deliveries_last, 1, &d->id_node);
     ngx_queue_insert_tail(&sub->deliveries, &d->sub_queue);
 
     if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING) {
@@ -3118,10 +3168,10 @@ static void
 ngx_http_webhook_delivery_reschedule(ngx_http_webhook_store_t *store,
     ngx_http_webhook_delivery_t *d, int64_t at)
 {
-    ngx_http_webhook_last_delete(&store->sh->due, &store->sh->due_last,
+    ngx_http_webhook_hint_delete(&store->sh->due, &store->sh->due_hint, 0,
                                  &d->node);
     d->node.key = (ngx_rbtree_key_t) at;
-    ngx_http_webhook_last_insert(&store->sh->due, &store->sh->due_last,
+    ngx_http_webhook_hint_insert(&store->sh->due, &store->sh->due_hint, 0,
                                  &d->node);
 }
 
@@ -3130,10 +3180,10 @@ static void
 ngx_http_webhook_delivery_free(ngx_http_webhook_store_t *store,
     ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub)
 {
-    ngx_http_webhook_last_delete(&store->sh->due, &store->sh->due_last,
+    ngx_http_webhook_hint_delete(&store->sh->due, &store->sh->due_hint, 0,
                                  &d->node);
-    ngx_http_webhook_last_delete(&store->sh->deliveries,
-                                 &store->sh->deliveries_last, &d->id_node);
+    ngx_http_webhook_hint_delete(&store->sh->deliveries,
+                                 &store->sh->deliveries_last, 1, &d->id_node);
     ngx_queue_remove(&d->sub_queue);
 
     if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING
