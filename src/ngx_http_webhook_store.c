@@ -169,6 +169,7 @@ typedef struct {
 
     ngx_rbtree_t                    events;
     ngx_rbtree_node_t               events_sentinel;
+    ngx_rbtree_node_t              *events_last;     /* NULL: not known */
     ngx_queue_t                     events_expiry;
     ngx_rbtree_t                    due;
     ngx_rbtree_node_t               due_sentinel;
@@ -242,6 +243,10 @@ static void ngx_http_webhook_id_insert_value(ngx_rbtree_node_t *temp,
 static ngx_rbtree_key_t ngx_http_webhook_id_key(u_char *id);
 static void ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_webhook_hint_insert(ngx_rbtree_t *tree,
+    ngx_rbtree_node_t **hint, ngx_uint_t is_last, ngx_rbtree_node_t *node);
+static void ngx_http_webhook_hint_delete(ngx_rbtree_t *tree,
+    ngx_rbtree_node_t **hint, ngx_uint_t is_last, ngx_rbtree_node_t *node);
 
 static ngx_http_webhook_node_t *ngx_http_webhook_node_alloc(
     ngx_http_webhook_store_t *store, ngx_http_webhook_sub_t *sub);
@@ -2678,18 +2683,40 @@ ngx_http_webhook_new_id(ngx_http_webhook_shctx_t *sh, u_char *id)
 /* events, deliveries and attempt logs */
 
 
+/* of the insert made: see ngx_http_webhook_hint_insert() */
+
+static ngx_rbtree_node_t  *ngx_http_webhook_hint;
+static ngx_uint_t          ngx_http_webhook_hint_last;
+static ngx_uint_t          ngx_http_webhook_hint_new_last;
+
+
+/*
+ * The events tree keeps its last node too: the keys of generated ids grow
+ * (see ngx_http_webhook_event_hash()), and are above all others.
+ */
+
 static void
 ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
     ngx_int_t                        rc;
+    ngx_uint_t                       last;
     ngx_rbtree_node_t              **p;
     ngx_http_webhook_event_node_t   *n, *t;
+
+    last = 1;
+
+    if (ngx_http_webhook_hint && node->key > ngx_http_webhook_hint->key) {
+        temp = ngx_http_webhook_hint;
+        p = &temp->right;
+        goto link;
+    }
 
     for ( ;; ) {
 
         if (node->key < temp->key) {
             p = &temp->left;
+            last = 0;
 
         } else if (node->key > temp->key) {
             p = &temp->right;
@@ -2709,7 +2736,13 @@ ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
                                   n->id_len, t->id_len);
             }
 
-            p = (rc < 0) ? &temp->left : &temp->right;
+            if (rc < 0) {
+                p = &temp->left;
+                last = 0;
+
+            } else {
+                p = &temp->right;
+            }
         }
 
         if (*p == sentinel) {
@@ -2719,11 +2752,15 @@ ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
         temp = *p;
     }
 
+link:
+
     *p = node;
     node->parent = temp;
     node->left = sentinel;
     node->right = sentinel;
     ngx_rbt_red(node);
+
+    ngx_http_webhook_hint_new_last = last;
 }
 
 
@@ -2860,7 +2897,8 @@ static void
 ngx_http_webhook_event_link(ngx_http_webhook_store_t *store,
     ngx_http_webhook_event_node_t *ev)
 {
-    ngx_rbtree_insert(&store->sh->events, &ev->node);
+    ngx_http_webhook_hint_insert(&store->sh->events, &store->sh->events_last,
+                                 1, &ev->node);
     ngx_queue_insert_tail(&store->sh->events_expiry, &ev->queue);
     store->sh->events_count++;
 }
@@ -2871,7 +2909,8 @@ ngx_http_webhook_event_free(ngx_http_webhook_store_t *store,
     ngx_http_webhook_event_node_t *ev, ngx_uint_t linked)
 {
     if (linked) {
-        ngx_rbtree_delete(&store->sh->events, &ev->node);
+        ngx_http_webhook_hint_delete(&store->sh->events,
+                                     &store->sh->events_last, 1, &ev->node);
         ngx_queue_remove(&ev->queue);
         store->sh->events_count--;
     }
@@ -2936,11 +2975,6 @@ ngx_http_webhook_events_expire(ngx_http_webhook_store_t *store, int64_t now,
  * due tree the node last linked (then the next one must be checked).  Equal
  * keys go right, as with ngx_rbtree_insert_value().
  */
-
-static ngx_rbtree_node_t  *ngx_http_webhook_hint;    /* of the insert made */
-static ngx_uint_t          ngx_http_webhook_hint_last;
-static ngx_uint_t          ngx_http_webhook_hint_new_last;
-
 
 static void
 ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
@@ -3407,7 +3441,9 @@ ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
             ngx_http_webhook_event_free(store, old, 1);
 
         } else {
-            ngx_rbtree_delete(&store->sh->events, &old->node);
+            ngx_http_webhook_hint_delete(&store->sh->events,
+                                         &store->sh->events_last, 1,
+                                         &old->node);
             ngx_queue_remove(&old->queue);
             ngx_queue_init(&old->queue);
             old->node.key = 0;
