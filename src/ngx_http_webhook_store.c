@@ -2992,7 +2992,9 @@ ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
 
             /* the next node: the first of its right */
 
-            for (s = h->right; s->left != sentinel; s = s->left) { /* void */ }
+            for (s = h->right; s->left != sentinel; s = s->left) {
+                /* void */
+            }
 
             if (node->key < s->key) {
                 temp = s;
