@@ -95,17 +95,25 @@ typedef struct {
 } ngx_http_webhook_event_node_t;
 
 
+/*
+ * A delivery fits a slab slot of 128 bytes (on 64-bit platforms), not 256:
+ * its id is the key of id_node, and its subscription id is kept as the
+ * 12 bytes its 24 hex digits stand for.
+ */
+
 typedef struct {
     ngx_rbtree_node_t               node;       /* key: next_at, due tree */
     ngx_rbtree_node_t               id_node;    /* key: id */
     ngx_queue_t                     sub_queue;
     ngx_http_webhook_event_node_t  *event;
-    uint64_t                        id;
     ngx_pid_t                       owner;
     u_short                         attempt;
     u_char                          state;
-    u_char                          sub_id[NGX_HTTP_WEBHOOK_ID_LEN];
+    u_char                          sub_id[NGX_HTTP_WEBHOOK_ID_LEN / 2];
 } ngx_http_webhook_delivery_t;
+
+
+#define ngx_http_webhook_delivery_id(d)  ((uint64_t) (d)->id_node.key)
 
 
 typedef struct ngx_http_webhook_node_s  ngx_http_webhook_node_t;
@@ -161,11 +169,14 @@ typedef struct {
 
     ngx_rbtree_t                    events;
     ngx_rbtree_node_t               events_sentinel;
+    ngx_rbtree_node_t              *events_last;     /* NULL: not known */
     ngx_queue_t                     events_expiry;
     ngx_rbtree_t                    due;
     ngx_rbtree_node_t               due_sentinel;
     ngx_rbtree_t                    deliveries;
     ngx_rbtree_node_t               deliveries_sentinel;
+    ngx_rbtree_node_t              *due_hint;        /* the last linked */
+    ngx_rbtree_node_t              *deliveries_last; /* NULL: not known */
     uint64_t                        next_delivery;
     ngx_uint_t                      events_count;
     ngx_uint_t                      deliveries_count;
@@ -230,6 +241,12 @@ static void ngx_http_webhook_named_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_webhook_id_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_rbtree_key_t ngx_http_webhook_id_key(u_char *id);
+static void ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_webhook_hint_insert(ngx_rbtree_t *tree,
+    ngx_rbtree_node_t **hint, ngx_uint_t is_last, ngx_rbtree_node_t *node);
+static void ngx_http_webhook_hint_delete(ngx_rbtree_t *tree,
+    ngx_rbtree_node_t **hint, ngx_uint_t is_last, ngx_rbtree_node_t *node);
 
 static ngx_http_webhook_node_t *ngx_http_webhook_node_alloc(
     ngx_http_webhook_store_t *store, ngx_http_webhook_sub_t *sub);
@@ -469,9 +486,9 @@ ngx_http_webhook_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_webhook_event_insert_value);
     ngx_queue_init(&store->sh->events_expiry);
     ngx_rbtree_init(&store->sh->due, &store->sh->due_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_webhook_hint_insert_value);
     ngx_rbtree_init(&store->sh->deliveries, &store->sh->deliveries_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_webhook_hint_insert_value);
 
     if (RAND_bytes(store->sh->id_random, 5) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -2374,6 +2391,7 @@ ngx_http_webhook_store_dump(ngx_http_webhook_store_t *store, size_t *len)
     size_t                          n;
     uint16_t                        v16;
     uint32_t                        v32;
+    uint64_t                        did;
     ngx_uint_t                      i, k, kept;
     ngx_queue_t                    *q, *dq;
     ngx_rbtree_node_t              *node, *root, *sentinel;
@@ -2468,12 +2486,13 @@ ngx_http_webhook_store_dump(ngx_http_webhook_store_t *store, size_t *len)
                     goto failed;
                 }
 
-                p = ngx_cpymem(p, &d->id, 8);
+                did = ngx_http_webhook_delivery_id(d);
+                p = ngx_cpymem(p, &did, 8);
                 p = ngx_cpymem(p, &d->node.key, 8);
                 v16 = d->attempt;
                 p = ngx_cpymem(p, &v16, 2);
                 *p++ = d->state;
-                p = ngx_cpymem(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN);
+                p = ngx_hex_dump(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN / 2);
                 *p++ = ev->tenant_len;
                 *p++ = ev->id_len;
                 (void) ngx_cpymem(p, ev->data, ev->tenant_len + ev->id_len);
@@ -2664,18 +2683,40 @@ ngx_http_webhook_new_id(ngx_http_webhook_shctx_t *sh, u_char *id)
 /* events, deliveries and attempt logs */
 
 
+/* of the insert made: see ngx_http_webhook_hint_insert() */
+
+static ngx_rbtree_node_t  *ngx_http_webhook_hint;
+static ngx_uint_t          ngx_http_webhook_hint_last;
+static ngx_uint_t          ngx_http_webhook_hint_new_last;
+
+
+/*
+ * The events tree keeps its last node too: the keys of generated ids grow
+ * (see ngx_http_webhook_event_hash()), and are above all others.
+ */
+
 static void
 ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
     ngx_int_t                        rc;
+    ngx_uint_t                       last;
     ngx_rbtree_node_t              **p;
     ngx_http_webhook_event_node_t   *n, *t;
+
+    last = 1;
+
+    if (ngx_http_webhook_hint && node->key > ngx_http_webhook_hint->key) {
+        temp = ngx_http_webhook_hint;
+        p = &temp->right;
+        goto link;
+    }
 
     for ( ;; ) {
 
         if (node->key < temp->key) {
             p = &temp->left;
+            last = 0;
 
         } else if (node->key > temp->key) {
             p = &temp->right;
@@ -2695,7 +2736,13 @@ ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
                                   n->id_len, t->id_len);
             }
 
-            p = (rc < 0) ? &temp->left : &temp->right;
+            if (rc < 0) {
+                p = &temp->left;
+                last = 0;
+
+            } else {
+                p = &temp->right;
+            }
         }
 
         if (*p == sentinel) {
@@ -2705,11 +2752,15 @@ ngx_http_webhook_event_insert_value(ngx_rbtree_node_t *temp,
         temp = *p;
     }
 
+link:
+
     *p = node;
     node->parent = temp;
     node->left = sentinel;
     node->right = sentinel;
     ngx_rbt_red(node);
+
+    ngx_http_webhook_hint_new_last = last;
 }
 
 
@@ -2846,7 +2897,8 @@ static void
 ngx_http_webhook_event_link(ngx_http_webhook_store_t *store,
     ngx_http_webhook_event_node_t *ev)
 {
-    ngx_rbtree_insert(&store->sh->events, &ev->node);
+    ngx_http_webhook_hint_insert(&store->sh->events, &store->sh->events_last,
+                                 1, &ev->node);
     ngx_queue_insert_tail(&store->sh->events_expiry, &ev->queue);
     store->sh->events_count++;
 }
@@ -2857,7 +2909,8 @@ ngx_http_webhook_event_free(ngx_http_webhook_store_t *store,
     ngx_http_webhook_event_node_t *ev, ngx_uint_t linked)
 {
     if (linked) {
-        ngx_rbtree_delete(&store->sh->events, &ev->node);
+        ngx_http_webhook_hint_delete(&store->sh->events,
+                                     &store->sh->events_last, 1, &ev->node);
         ngx_queue_remove(&ev->queue);
         store->sh->events_count--;
     }
@@ -2911,6 +2964,191 @@ ngx_http_webhook_events_expire(ngx_http_webhook_store_t *store, int64_t now,
 }
 
 
+/*
+ * The due and deliveries trees get nearly all their nodes at the same
+ * places: a new delivery has the highest id, and is due now, that is,
+ * after the other new ones and before those claimed or to be retried
+ * later.  With millions of pending deliveries, walking down from the root
+ * was some 20 levels, twice per delivery.  So each tree keeps a node in the
+ * zone (as other workers change the trees too), and a node that goes right
+ * after it is linked there at once: the deliveries tree its last node, the
+ * due tree the node last linked (then the next one must be checked).  Equal
+ * keys go right, as with ngx_rbtree_insert_value().
+ */
+
+static void
+ngx_http_webhook_hint_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_uint_t           last;
+    ngx_rbtree_node_t   *root, *h, *s, **p;
+
+    root = temp;
+    h = ngx_http_webhook_hint;
+
+    if (h && node->key >= h->key) {
+
+        if (h->right != sentinel) {
+
+            /* the next node: the first of its right */
+
+            for (s = h->right; s->left != sentinel; s = s->left) {
+                /* void */
+            }
+
+            if (node->key < s->key) {
+                temp = s;
+                p = &s->left;
+                last = 0;
+                goto link;
+            }
+
+        } else if (ngx_http_webhook_hint_last) {
+            temp = h;
+            p = &h->right;
+            last = 1;
+            goto link;
+
+        } else {
+
+            /*
+             * the next node: the parent of the first one up that is a left
+             * child (the parent of a root may be stale: ngx_rbtree_delete())
+             */
+
+            for (s = h; s != root && s == s->parent->right; s = s->parent) {
+                /* void */
+            }
+
+            if (s == root || node->key < s->parent->key) {
+                temp = h;
+                p = &h->right;
+                last = (s == root);
+                goto link;
+            }
+        }
+    }
+
+    last = 1;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+            last = 0;
+
+        } else {
+            p = &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+link:
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+
+    ngx_http_webhook_hint_new_last = last;
+}
+
+
+/* hint: the tree's last node (is_last) or the node last linked, or NULL */
+
+static void
+ngx_http_webhook_hint_insert(ngx_rbtree_t *tree, ngx_rbtree_node_t **hint,
+    ngx_uint_t is_last, ngx_rbtree_node_t *node)
+{
+    if (tree->root == tree->sentinel) {
+        ngx_rbtree_insert(tree, node);
+        *hint = node;
+        return;
+    }
+
+    ngx_http_webhook_hint = *hint;
+    ngx_http_webhook_hint_last = is_last;
+    ngx_http_webhook_hint_new_last = 0;
+
+    ngx_rbtree_insert(tree, node);
+
+    ngx_http_webhook_hint = NULL;
+
+    if (!is_last || ngx_http_webhook_hint_new_last) {
+        *hint = node;
+    }
+}
+
+
+static void
+ngx_http_webhook_hint_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t **hint,
+    ngx_uint_t is_last, ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_node_t  *prev;
+
+    if (*hint == node) {
+
+        if (!is_last) {
+            prev = NULL;
+
+        } else if (node->left != tree->sentinel) {
+
+            /* the one before the last: the last of its left, or its parent */
+
+            for (prev = node->left;
+                 prev->right != tree->sentinel;
+                 prev = prev->right)
+            {
+                /* void */
+            }
+
+        } else {
+            /* the parent of a root may be stale: see ngx_rbtree_delete() */
+            prev = (node == tree->root) ? NULL : node->parent;
+        }
+
+        *hint = prev;
+    }
+
+    ngx_rbtree_delete(tree, node);
+}
+
+
+/* a subscription id (24 lowercase hex digits, as checked) as 12 bytes */
+
+static void
+ngx_http_webhook_sub_id_pack(u_char *raw, u_char *id)
+{
+    u_char      hi, lo;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_WEBHOOK_ID_LEN / 2; i++) {
+        hi = id[2 * i];
+        lo = id[2 * i + 1];
+        raw[i] = (u_char) ((((hi & 0x0f) + (hi >> 6) * 9) << 4)
+                           | ((lo & 0x0f) + (lo >> 6) * 9));
+    }
+}
+
+
+static ngx_http_webhook_node_t *
+ngx_http_webhook_delivery_sub(ngx_http_webhook_shctx_t *sh,
+    ngx_http_webhook_delivery_t *d)
+{
+    u_char  id[NGX_HTTP_WEBHOOK_ID_LEN];
+
+    (void) ngx_hex_dump(id, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN / 2);
+
+    return ngx_http_webhook_node_lookup(sh, id);
+}
+
+
 static ngx_http_webhook_delivery_t *
 ngx_http_webhook_delivery_lookup(ngx_http_webhook_shctx_t *sh, uint64_t id)
 {
@@ -2946,10 +3184,11 @@ ngx_http_webhook_delivery_link(ngx_http_webhook_store_t *store,
     int64_t next_at)
 {
     d->node.key = (ngx_rbtree_key_t) next_at;
-    d->id_node.key = (ngx_rbtree_key_t) d->id;
 
-    ngx_rbtree_insert(&store->sh->due, &d->node);
-    ngx_rbtree_insert(&store->sh->deliveries, &d->id_node);
+    ngx_http_webhook_hint_insert(&store->sh->due, &store->sh->due_hint, 0,
+                                 &d->node);
+    ngx_http_webhook_hint_insert(&store->sh->deliveries,
+                                 &store->sh->deliveries_last, 1, &d->id_node);
     ngx_queue_insert_tail(&sub->deliveries, &d->sub_queue);
 
     if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING) {
@@ -2965,9 +3204,11 @@ static void
 ngx_http_webhook_delivery_reschedule(ngx_http_webhook_store_t *store,
     ngx_http_webhook_delivery_t *d, int64_t at)
 {
-    ngx_rbtree_delete(&store->sh->due, &d->node);
+    ngx_http_webhook_hint_delete(&store->sh->due, &store->sh->due_hint, 0,
+                                 &d->node);
     d->node.key = (ngx_rbtree_key_t) at;
-    ngx_rbtree_insert(&store->sh->due, &d->node);
+    ngx_http_webhook_hint_insert(&store->sh->due, &store->sh->due_hint, 0,
+                                 &d->node);
 }
 
 
@@ -2975,8 +3216,10 @@ static void
 ngx_http_webhook_delivery_free(ngx_http_webhook_store_t *store,
     ngx_http_webhook_delivery_t *d, ngx_http_webhook_node_t *sub)
 {
-    ngx_rbtree_delete(&store->sh->due, &d->node);
-    ngx_rbtree_delete(&store->sh->deliveries, &d->id_node);
+    ngx_http_webhook_hint_delete(&store->sh->due, &store->sh->due_hint, 0,
+                                 &d->node);
+    ngx_http_webhook_hint_delete(&store->sh->deliveries,
+                                 &store->sh->deliveries_last, 1, &d->id_node);
     ngx_queue_remove(&d->sub_queue);
 
     if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_PENDING
@@ -3200,7 +3443,9 @@ ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
             ngx_http_webhook_event_free(store, old, 1);
 
         } else {
-            ngx_rbtree_delete(&store->sh->events, &old->node);
+            ngx_http_webhook_hint_delete(&store->sh->events,
+                                         &store->sh->events_last, 1,
+                                         &old->node);
             ngx_queue_remove(&old->queue);
             ngx_queue_init(&old->queue);
             old->node.key = 0;
@@ -3232,11 +3477,11 @@ ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
             return 0;
         }
 
-        d->id = first + i;
+        d->id_node.key = (ngx_rbtree_key_t) (first + i);
         d->event = ev;
         d->attempt = 1;
         d->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
-        ngx_memcpy(d->sub_id, p, NGX_HTTP_WEBHOOK_ID_LEN);
+        ngx_http_webhook_sub_id_pack(d->sub_id, p);
 
         ngx_http_webhook_delivery_link(store, d, sub, created);
     }
@@ -3260,7 +3505,7 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
     u_char                           pattern[NGX_HTTP_WEBHOOK_ACTION_MAX + 2];
     size_t                           len;
     int64_t                          now;
-    uint64_t                         next_id;
+    uint64_t                         next_id, first;
     uint32_t                         v;
     ngx_int_t                        rc;
     ngx_str_t                        id, pat;
@@ -3537,11 +3782,11 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
 
             made[i]++;
 
-            ds[j]->id = ++next_id;
+            ds[j]->id_node.key = (ngx_rbtree_key_t) ++next_id;
             ds[j]->event = evs[i];
             ds[j]->attempt = 1;
             ds[j]->state = NGX_HTTP_WEBHOOK_DELIVERY_PENDING;
-            ngx_memcpy(ds[j]->sub_id, sp[j]->id, NGX_HTTP_WEBHOOK_ID_LEN);
+            ngx_http_webhook_sub_id_pack(ds[j]->sub_id, sp[j]->id);
         }
 
         len += ngx_http_webhook_event_rec_size(evs[i], nd);
@@ -3564,10 +3809,10 @@ ngx_http_webhook_store_publish(ngx_http_webhook_store_t *store,
             }
 
             ds = dss[i];
+            first = matches[i].nelts ? ngx_http_webhook_delivery_id(ds[0])
+                                     : 0;
 
-            p = ngx_http_webhook_event_rec_write(p, evs[i],
-                                                 matches[i].nelts
-                                                 ? ds[0]->id : 0,
+            p = ngx_http_webhook_event_rec_write(p, evs[i], first,
                                                  matches[i].elts,
                                                  matches[i].nelts);
         }
@@ -3807,7 +4052,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
 
         d = (ngx_http_webhook_delivery_t *) node;
 
-        sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+        sub = ngx_http_webhook_delivery_sub(store->sh, d);
 
         if (d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED || sub == NULL) {
             /* kept long enough after it failed */
@@ -3817,7 +4062,7 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
 
         if (!sub->enabled) {
             ngx_memzero(&o, sizeof(ngx_http_webhook_outcome_rec_t));
-            o.delivery = d->id;
+            o.delivery = ngx_http_webhook_delivery_id(d);
             o.at = now;
             o.attempt = d->attempt;
             o.next_attempt = d->attempt;
@@ -3848,12 +4093,12 @@ ngx_http_webhook_store_claim(ngx_http_webhook_store_t *store,
             goto done;
         }
 
-        c->delivery = d->id;
+        c->delivery = ngx_http_webhook_delivery_id(d);
         c->attempt = d->attempt;
 
         c->sub_id.data = p;
         c->sub_id.len = NGX_HTTP_WEBHOOK_ID_LEN;
-        p = ngx_cpymem(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN);
+        p = ngx_hex_dump(p, d->sub_id, NGX_HTTP_WEBHOOK_ID_LEN / 2);
 
         c->tenant.data = p;
         c->tenant.len = ev->tenant_len;
@@ -4084,11 +4329,11 @@ ngx_http_webhook_store_complete(ngx_http_webhook_store_t *store,
         return NGX_DECLINED;
     }
 
-    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    sub = ngx_http_webhook_delivery_sub(store->sh, d);
     now = ngx_http_webhook_now();
 
     ngx_memzero(&rec, sizeof(ngx_http_webhook_outcome_rec_t));
-    rec.delivery = d->id;
+    rec.delivery = ngx_http_webhook_delivery_id(d);
     rec.at = now - o->duration;
     rec.duration = (uint32_t) o->duration;
     rec.attempt = d->attempt;
@@ -4312,7 +4557,7 @@ ngx_http_webhook_sub_end_pending(ngx_http_webhook_store_t *store,
         }
 
         ngx_memzero(&o, sizeof(ngx_http_webhook_outcome_rec_t));
-        o.delivery = d->id;
+        o.delivery = ngx_http_webhook_delivery_id(d);
         o.at = now;
         o.attempt = d->attempt;
         o.next_attempt = d->attempt;
@@ -4411,7 +4656,7 @@ ngx_http_webhook_store_redeliver(ngx_http_webhook_store_t *store,
         goto failed;
     }
 
-    rec.delivery = d->id;
+    rec.delivery = ngx_http_webhook_delivery_id(d);
     rec.next_at = ngx_http_webhook_now();
 
     if (store->state) {
@@ -4489,7 +4734,7 @@ ngx_http_webhook_outcome_rec_apply(ngx_http_webhook_store_t *store,
         return NGX_OK;
     }
 
-    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    sub = ngx_http_webhook_delivery_sub(store->sh, d);
 
     ngx_http_webhook_outcome_apply(store, d, sub, &o);
 
@@ -4516,7 +4761,7 @@ ngx_http_webhook_redeliver_rec_apply(ngx_http_webhook_store_t *store,
         return NGX_OK;
     }
 
-    sub = ngx_http_webhook_node_lookup(store->sh, d->sub_id);
+    sub = ngx_http_webhook_delivery_sub(store->sh, d);
 
     if (sub && d->state == NGX_HTTP_WEBHOOK_DELIVERY_FAILED) {
         ngx_http_webhook_redeliver_apply(store, d, sub, rec.next_at);
@@ -4599,6 +4844,7 @@ ngx_http_webhook_delivery_rec_apply(ngx_http_webhook_store_t *store,
 {
     int64_t                         next_at;
     uint16_t                        attempt;
+    uint64_t                        did;
     ngx_str_t                       tenant, id;
     ngx_http_webhook_node_t        *sub;
     ngx_http_webhook_delivery_t    *d;
@@ -4633,19 +4879,20 @@ ngx_http_webhook_delivery_rec_apply(ngx_http_webhook_store_t *store,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(&d->id, p, 8);
+    ngx_memcpy(&did, p, 8);
     ngx_memcpy(&next_at, p + 8, 8);
     ngx_memcpy(&attempt, p + 16, 2);
 
     d->attempt = attempt;
     d->state = p[18];
     d->event = ev;
-    ngx_memcpy(d->sub_id, p + 19, NGX_HTTP_WEBHOOK_ID_LEN);
+    d->id_node.key = (ngx_rbtree_key_t) did;
+    ngx_http_webhook_sub_id_pack(d->sub_id, p + 19);
 
     ngx_http_webhook_delivery_link(store, d, sub, next_at);
 
-    if (d->id > store->sh->next_delivery) {
-        store->sh->next_delivery = d->id;
+    if (ngx_http_webhook_delivery_id(d) > store->sh->next_delivery) {
+        store->sh->next_delivery = ngx_http_webhook_delivery_id(d);
     }
 
     return NGX_OK;
