@@ -214,8 +214,6 @@ static ngx_int_t ngx_http_webhook_api_done(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_webhook_api_store_error(ngx_http_request_t *r,
     ngx_int_t rc);
-static ngx_int_t ngx_http_webhook_api_too_large(ngx_http_request_t *r,
-    ngx_http_webhook_api_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_api_secret(ngx_http_request_t *r,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_webhook_api_secret_uuid(ngx_http_request_t *r,
@@ -1251,7 +1249,6 @@ static ngx_int_t
 ngx_http_webhook_api_read(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx)
 {
-    size_t     max;
     ngx_int_t  rc;
 
     rc = ngx_http_webhook_store_writable(ctx->wlcf->api_store);
@@ -1260,24 +1257,8 @@ ngx_http_webhook_api_read(ngx_http_request_t *r,
         return ngx_http_webhook_api_store_error(r, rc);
     }
 
-    max = ctx->wlcf->max_body_size;
-
-    if (max && r->headers_in.content_length_n > (off_t) max) {
-
-        /* as nginx does for its own 413: do not wait for the body */
-        r->keepalive = 0;
-
-        return ngx_http_webhook_api_too_large(r, ctx);
-    }
-
-    rc = ngx_http_read_client_request_body(r,
+    return ngx_http_webhook_json_start_body(r, ctx->wlcf->max_body_size,
                                            ngx_http_webhook_api_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
 }
 
 
@@ -1303,7 +1284,7 @@ ngx_http_webhook_api_body(ngx_http_request_t *r)
     rc = ngx_http_webhook_json_read_body(r, ctx->wlcf->max_body_size, &text);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_webhook_api_too_large(r, ctx);
+        return ngx_http_webhook_json_too_large(r, ctx->wlcf->max_body_size);
     }
 
     if (rc != NGX_OK) {
@@ -2106,28 +2087,6 @@ ngx_http_webhook_api_store_error(ngx_http_request_t *r, ngx_int_t rc)
     default:
         return ngx_http_webhook_json_store_error(r, rc);
     }
-}
-
-
-static ngx_int_t
-ngx_http_webhook_api_too_large(ngx_http_request_t *r,
-    ngx_http_webhook_api_ctx_t *ctx)
-{
-    u_char  *message, *p;
-
-    message = ngx_pnalloc(r->pool, sizeof("the request body is larger than "
-                                          " bytes") + NGX_SIZE_T_LEN);
-    if (message == NULL) {
-        return ngx_http_webhook_json_internal_error(r);
-    }
-
-    p = ngx_sprintf(message, "the request body is larger than %uz bytes",
-                    ctx->wlcf->max_body_size);
-    *p = '\0';
-
-    return ngx_http_webhook_json_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                       "payload_too_large", (char *) message,
-                                       NULL);
 }
 
 

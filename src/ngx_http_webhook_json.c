@@ -39,6 +39,51 @@ static u_char *ngx_http_webhook_json_literal(u_char *p, u_char *last,
 
 
 ngx_int_t
+ngx_http_webhook_json_start_body(ngx_http_request_t *r, size_t max,
+    ngx_http_client_body_handler_pt handler)
+{
+    ngx_int_t  rc;
+
+    if (max && r->headers_in.content_length_n > (off_t) max) {
+
+        /* as nginx does for its own 413: do not wait for the body */
+        r->keepalive = 0;
+
+        return ngx_http_webhook_json_too_large(r, max);
+    }
+
+    rc = ngx_http_read_client_request_body(r, handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_too_large(ngx_http_request_t *r, size_t max)
+{
+    u_char  *message, *p;
+
+    message = ngx_pnalloc(r->pool, sizeof("the request body is larger than "
+                                          " bytes") + NGX_SIZE_T_LEN);
+    if (message == NULL) {
+        return ngx_http_webhook_json_internal_error(r);
+    }
+
+    p = ngx_sprintf(message, "the request body is larger than %uz bytes",
+                    max);
+    *p = '\0';
+
+    return ngx_http_webhook_json_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       "payload_too_large", (char *) message,
+                                       NULL);
+}
+
+
+ngx_int_t
 ngx_http_webhook_json_read_body(ngx_http_request_t *r, size_t max,
     ngx_str_t *text)
 {

@@ -22,6 +22,18 @@
 
 
 /*
+ * Starts reading a request body of at most "max" bytes (0: no limit),
+ * "handler" being called once it is read; a Content-Length over "max" is
+ * answered at once with ngx_http_webhook_json_too_large().  Returns what
+ * a content handler returns.
+ */
+ngx_int_t ngx_http_webhook_json_start_body(ngx_http_request_t *r,
+    size_t max, ngx_http_client_body_handler_pt handler);
+
+/* 413 payload_too_large, naming "max" */
+ngx_int_t ngx_http_webhook_json_too_large(ngx_http_request_t *r, size_t max);
+
+/*
  * Copies the request body, wherever nginx keeps it (memory buffers, a temp
  * file, or both), into one buffer from r->pool with a NUL after its last
  * byte (not counted in text->len).  NGX_DECLINED: the body is larger than

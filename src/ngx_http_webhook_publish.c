@@ -111,8 +111,6 @@ static ngx_int_t ngx_http_webhook_publish_sync_done(ngx_http_request_t *r,
 static ngx_int_t ngx_http_webhook_publish_sync_failed(ngx_http_request_t *r,
     ngx_http_webhook_publish_ctx_t *ctx, ngx_uint_t status, char *code,
     char *reason, char *message);
-static ngx_int_t ngx_http_webhook_publish_too_large(ngx_http_request_t *r,
-    ngx_http_webhook_publish_ctx_t *ctx);
 static ngx_int_t ngx_http_webhook_publish_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_webhook_publish_event_id(ngx_http_request_t *r,
@@ -259,7 +257,6 @@ ngx_http_webhook_publish_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_webhook_publish_read(ngx_http_request_t *r, ngx_int_t rc)
 {
-    size_t                           max;
     ngx_http_webhook_publish_ctx_t  *ctx;
 
     if (rc != NGX_OK) {
@@ -268,24 +265,8 @@ ngx_http_webhook_publish_read(ngx_http_request_t *r, ngx_int_t rc)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webhook_module);
 
-    max = ctx->wlcf->max_body_size;
-
-    if (max && r->headers_in.content_length_n > (off_t) max) {
-
-        /* as nginx does for its own 413: do not wait for the body */
-        r->keepalive = 0;
-
-        return ngx_http_webhook_publish_too_large(r, ctx);
-    }
-
-    rc = ngx_http_read_client_request_body(r,
+    return ngx_http_webhook_json_start_body(r, ctx->wlcf->max_body_size,
                                        ngx_http_webhook_publish_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
 }
 
 
@@ -319,7 +300,7 @@ ngx_http_webhook_publish_body(ngx_http_request_t *r)
     rc = ngx_http_webhook_json_read_body(r, ctx->wlcf->max_body_size, &text);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_webhook_publish_too_large(r, ctx);
+        return ngx_http_webhook_json_too_large(r, ctx->wlcf->max_body_size);
     }
 
     if (rc != NGX_OK) {
@@ -1266,28 +1247,6 @@ ngx_http_webhook_publish_sync_failed(ngx_http_request_t *r,
     p = ngx_sprintf(p, "\",\"subscription_id\":\"%V\"}", &ctx->claim.sub_id);
 
     return ngx_http_webhook_json_send(r, status, body, p - body);
-}
-
-
-static ngx_int_t
-ngx_http_webhook_publish_too_large(ngx_http_request_t *r,
-    ngx_http_webhook_publish_ctx_t *ctx)
-{
-    u_char  *message, *p;
-
-    message = ngx_pnalloc(r->pool, sizeof("the request body is larger than "
-                                          " bytes") + NGX_SIZE_T_LEN);
-    if (message == NULL) {
-        return ngx_http_webhook_json_internal_error(r);
-    }
-
-    p = ngx_sprintf(message, "the request body is larger than %uz bytes",
-                    ctx->wlcf->max_body_size);
-    *p = '\0';
-
-    return ngx_http_webhook_json_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                       "payload_too_large", (char *) message,
-                                       NULL);
 }
 
 
