@@ -68,7 +68,6 @@
 
 #define NGX_HTTP_WEBHOOK_API_LIMIT_MAX      1000
 #define NGX_HTTP_WEBHOOK_API_SECRET_BYTES   24
-#define NGX_HTTP_WEBHOOK_API_MESSAGE_LEN    512
 
 #define NGX_HTTP_WEBHOOK_HOST_MAX           253
 #define NGX_HTTP_WEBHOOK_LABEL_MAX          63
@@ -1806,20 +1805,15 @@ static ngx_int_t
 ngx_http_webhook_api_invalid(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx, char *field, const char *fmt, ...)
 {
-    u_char   *p;
-    va_list   args;
-    u_char    buf[NGX_HTTP_WEBHOOK_API_MESSAGE_LEN];
+    va_list  args;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    ctx->err = ngx_http_webhook_json_vmessage(r->pool, fmt, args);
     va_end(args);
 
-    ctx->err = ngx_pnalloc(r->pool, p - buf + 1);
     if (ctx->err == NULL) {
         return NGX_ERROR;
     }
-
-    *ngx_cpymem(ctx->err, buf, p - buf) = '\0';
 
     ctx->err_field = field;
 

@@ -62,6 +62,26 @@ ngx_http_webhook_json_start_body(ngx_http_request_t *r, size_t max,
 }
 
 
+u_char *
+ngx_http_webhook_json_vmessage(ngx_pool_t *pool, const char *fmt,
+    va_list args)
+{
+    u_char  *p, *message;
+    u_char   buf[NGX_HTTP_WEBHOOK_JSON_MESSAGE_LEN];
+
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+
+    message = ngx_pnalloc(pool, p - buf + 1);
+    if (message == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(message, buf, p - buf) = '\0';
+
+    return message;
+}
+
+
 ngx_int_t
 ngx_http_webhook_json_too_large(ngx_http_request_t *r, size_t max)
 {

@@ -17,6 +17,8 @@
 #define NGX_HTTP_WEBHOOK_UNPROCESSABLE_ENTITY  422
 
 /* "2018-01-04T15:00:58.486Z" */
+#define NGX_HTTP_WEBHOOK_JSON_MESSAGE_LEN  512
+
 #define NGX_HTTP_WEBHOOK_JSON_TIME_LEN                                        \
     (sizeof("2018-01-04T15:00:58.486Z") - 1)
 
@@ -29,6 +31,13 @@
  */
 ngx_int_t ngx_http_webhook_json_start_body(ngx_http_request_t *r,
     size_t max, ngx_http_client_body_handler_pt handler);
+
+/*
+ * A NUL-terminated message from r->pool, formatted as ngx_vslprintf()
+ * does, cut at NGX_HTTP_WEBHOOK_JSON_MESSAGE_LEN bytes; NULL: no memory.
+ */
+u_char *ngx_http_webhook_json_vmessage(ngx_pool_t *pool, const char *fmt,
+    va_list args);
 
 /* 413 payload_too_large, naming "max" */
 ngx_int_t ngx_http_webhook_json_too_large(ngx_http_request_t *r, size_t max);
