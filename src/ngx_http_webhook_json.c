@@ -962,6 +962,16 @@ ngx_int_t
 ngx_http_webhook_json_send(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
 {
+    static ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_http_webhook_json_send_as(r, status, &type, body, len);
+}
+
+
+ngx_int_t
+ngx_http_webhook_json_send_as(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
@@ -979,8 +989,8 @@ ngx_http_webhook_json_send(ngx_http_request_t *r, ngx_uint_t status,
         ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
     }
 
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type = *type;
     r->headers_out.content_type_lowcase = NULL;
 
     r->headers_out.content_length_n = len;

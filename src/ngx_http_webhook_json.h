@@ -150,6 +150,10 @@ ngx_int_t ngx_http_webhook_json_internal_error(ngx_http_request_t *r);
 ngx_int_t ngx_http_webhook_json_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 
+/* the same with another Content-Type (webhook_status's Prometheus text) */
+ngx_int_t ngx_http_webhook_json_send_as(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len);
+
 /*
  * Sends {"error":"CODE","message":"MESSAGE","field":"FIELD"}, "field"
  * only when not NULL; message and field are NUL-terminated and escaped.

@@ -26,12 +26,12 @@ static ngx_int_t ngx_http_webhook_status_prometheus(ngx_http_request_t *r,
     ngx_str_t *zone, ngx_http_webhook_stats_t *st);
 static u_char *ngx_http_webhook_status_metric(u_char *p, char *name,
     char *type, ngx_str_t *zone, char *state, uint64_t value);
-static ngx_int_t ngx_http_webhook_status_send(ngx_http_request_t *r,
-    u_char *body, size_t len);
 
 
 static ngx_str_t  ngx_http_webhook_status_allow_key = ngx_string("Allow");
 static ngx_str_t  ngx_http_webhook_status_allow = ngx_string("GET, HEAD");
+static ngx_str_t  ngx_http_webhook_status_prometheus_type =
+    ngx_string("text/plain; version=0.0.4");
 
 
 
@@ -200,7 +200,9 @@ ngx_http_webhook_status_prometheus(ngx_http_request_t *r, ngx_str_t *zone,
     p = ngx_http_webhook_status_metric(p, "writable", "gauge", zone, NULL,
                                        st->writable);
 
-    return ngx_http_webhook_status_send(r, body, p - body);
+    return ngx_http_webhook_json_send_as(r, NGX_HTTP_OK,
+                                     &ngx_http_webhook_status_prometheus_type,
+                                     body, p - body);
 }
 
 
@@ -227,51 +229,4 @@ ngx_http_webhook_status_metric(u_char *p, char *name, char *type,
     }
 
     return ngx_sprintf(p, "\"} %uL\n", value);
-}
-
-
-static ngx_int_t
-ngx_http_webhook_status_send(ngx_http_request_t *r, u_char *body, size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = len;
-
-    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    if (r->method == NGX_HTTP_HEAD) {
-        return ngx_http_send_header(r);
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, &out);
 }
