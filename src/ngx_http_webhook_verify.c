@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_webhook_json.h"
 #include "ngx_http_webhook_sign.h"
 #include "ngx_http_webhook_verify.h"
 
@@ -985,38 +986,8 @@ ngx_http_webhook_verify_reject(ngx_http_request_t *r)
 {
     static u_char  json[] = "{\"error\":\"invalid_signature\"}";
 
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
-    r->headers_out.content_length_n = sizeof(json) - 1;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = json;
-    b->last = json + sizeof(json) - 1;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_webhook_json_send(r, NGX_HTTP_UNAUTHORIZED, json,
+                                      sizeof(json) - 1);
 }
 
 
