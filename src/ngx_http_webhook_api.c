@@ -236,7 +236,6 @@ static ngx_uint_t ngx_http_webhook_api_value(ngx_http_webhook_api_ctx_t *ctx,
     ngx_http_webhook_api_value_t *v);
 
 static ngx_uint_t ngx_http_webhook_api_id_valid(ngx_str_t *id);
-static ngx_uint_t ngx_http_webhook_api_action_chars(u_char *p, size_t len);
 static char *ngx_http_webhook_url_host(u_char *p, size_t len,
     ngx_http_webhook_url_t *u);
 static ngx_uint_t ngx_http_webhook_url_numeric_end(u_char *p, size_t len);
@@ -1641,7 +1640,7 @@ static ngx_int_t
 ngx_http_webhook_api_check_action(ngx_http_request_t *r,
     ngx_http_webhook_api_ctx_t *ctx, ngx_str_t *action, char *name)
 {
-    ngx_str_t    *ev;
+    ngx_str_t    *ev, prefix;
     ngx_uint_t    i;
     ngx_array_t  *events;
 
@@ -1660,7 +1659,11 @@ ngx_http_webhook_api_check_action(ngx_http_request_t *r,
         && action->data[action->len - 2] == '.'
         && action->data[action->len - 1] == '*')
     {
-        if (ngx_http_webhook_api_action_chars(action->data, action->len - 2))
+        prefix.data = action->data;
+        prefix.len = action->len - 2;
+
+        if (ngx_http_webhook_json_word(&prefix, NGX_HTTP_WEBHOOK_ACTION_MAX,
+                                       "_.:-"))
         {
             return NGX_OK;
         }
@@ -1672,7 +1675,11 @@ ngx_http_webhook_api_check_action(ngx_http_request_t *r,
                                             name);
     }
 
-    if (!ngx_http_webhook_api_action_chars(action->data, action->len)) {
+    /* the length was checked with the string */
+
+    if (!ngx_http_webhook_json_word(action, NGX_HTTP_WEBHOOK_ACTION_MAX,
+                                    "_.:-"))
+    {
         return ngx_http_webhook_api_invalid(r, ctx, name,
                                             "%s may contain only letters, "
                                             "digits, \"_\", \".\", \":\" and "
@@ -2437,34 +2444,6 @@ ngx_http_webhook_api_id_valid(ngx_str_t *id)
         {
             return 0;
         }
-    }
-
-    return 1;
-}
-
-
-/* [A-Za-z0-9_.:-]+ */
-
-static ngx_uint_t
-ngx_http_webhook_api_action_chars(u_char *p, size_t len)
-{
-    u_char  c, *last;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    for (last = p + len; p < last; p++) {
-        c = *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || c == '_' || c == '.' || c == ':' || c == '-')
-        {
-            continue;
-        }
-
-        return 0;
     }
 
     return 1;

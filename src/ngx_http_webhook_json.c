@@ -387,20 +387,28 @@ ngx_http_webhook_json_escape(u_char *dst, ngx_str_t *s)
 ngx_uint_t
 ngx_http_webhook_json_tenant_valid(ngx_str_t *tenant)
 {
+    return ngx_http_webhook_json_word(tenant, NGX_HTTP_WEBHOOK_TENANT_MAX,
+                                      "_.:@-");
+}
+
+
+ngx_uint_t
+ngx_http_webhook_json_word(ngx_str_t *s, size_t max, char *extra)
+{
     u_char  c, *p, *last;
 
-    if (tenant->len == 0 || tenant->len > NGX_HTTP_WEBHOOK_TENANT_MAX) {
+    if (s->len == 0 || s->len > max) {
         return 0;
     }
 
-    last = tenant->data + tenant->len;
+    last = s->data + s->len;
 
-    for (p = tenant->data; p < last; p++) {
+    for (p = s->data; p < last; p++) {
         c = *p;
 
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
             || (c >= '0' && c <= '9')
-            || c == '_' || c == '.' || c == ':' || c == '@' || c == '-')
+            || (c && ngx_strchr(extra, c)))
         {
             continue;
         }

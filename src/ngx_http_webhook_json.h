@@ -84,6 +84,9 @@ u_char *ngx_http_webhook_json_escape(u_char *dst, ngx_str_t *s);
 /* [A-Za-z0-9_.:@-]{1,128}: safe in JSON and headers unescaped */
 ngx_uint_t ngx_http_webhook_json_tenant_valid(ngx_str_t *tenant);
 
+/* 1 to "max" ASCII letters, digits and characters of "extra" */
+ngx_uint_t ngx_http_webhook_json_word(ngx_str_t *s, size_t max, char *extra);
+
 /*
  * A strict scanner of JSON text (RFC 8259), for callers that must keep the
  * sender's bytes: cJSON is more lenient (other control characters as white

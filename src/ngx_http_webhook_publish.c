@@ -88,8 +88,6 @@ static ngx_int_t ngx_http_webhook_publish_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webhook_publish_item(ngx_http_request_t *r,
     ngx_http_webhook_publish_ctx_t *ctx, cJSON *obj, u_char **pos,
     u_char *last, ngx_uint_t i);
-static ngx_uint_t ngx_http_webhook_publish_action_valid(ngx_str_t *action);
-static ngx_uint_t ngx_http_webhook_publish_id_valid(ngx_str_t *id);
 static ngx_int_t ngx_http_webhook_publish_invalid(ngx_http_request_t *r,
     ngx_http_webhook_publish_ctx_t *ctx, char *field, const char *fmt, ...);
 static ngx_int_t ngx_http_webhook_publish_send_invalid(ngx_http_request_t *r,
@@ -585,7 +583,11 @@ ngx_http_webhook_publish_item(ngx_http_request_t *r,
     ev->action.data = (u_char *) item->valuestring;
     ev->action.len = ngx_strlen(item->valuestring);
 
-    if (!ngx_http_webhook_publish_action_valid(&ev->action)) {
+    /* [A-Za-z0-9_.:-]{1,128} */
+
+    if (!ngx_http_webhook_json_word(&ev->action, NGX_HTTP_WEBHOOK_ACTION_MAX,
+                                    "_.:-"))
+    {
         return ngx_http_webhook_publish_invalid(r, ctx, name,
                                                 "%s must be 1 to 128 "
                                                 "letters, digits, \"_\", "
@@ -623,7 +625,11 @@ ngx_http_webhook_publish_item(ngx_http_request_t *r,
             ev->id.len = ngx_strlen(item->valuestring);
         }
 
-        if (ev->id.len == 0 || !ngx_http_webhook_publish_id_valid(&ev->id)) {
+        /* [A-Za-z0-9_-]{1,64} */
+
+        if (!ngx_http_webhook_json_word(&ev->id, NGX_HTTP_WEBHOOK_EVENT_ID_MAX,
+                                        "_-"))
+        {
             return ngx_http_webhook_publish_invalid(r, ctx, "id",
                                                     "id must be a string of "
                                                     "1 to 64 letters, "
@@ -657,66 +663,6 @@ mismatch:
                   "in event %ui", i);
 
     return NGX_ERROR;
-}
-
-
-/* [A-Za-z0-9_.:-]{1,128} */
-
-static ngx_uint_t
-ngx_http_webhook_publish_action_valid(ngx_str_t *action)
-{
-    u_char  c, *p, *last;
-
-    if (action->len == 0 || action->len > NGX_HTTP_WEBHOOK_ACTION_MAX) {
-        return 0;
-    }
-
-    last = action->data + action->len;
-
-    for (p = action->data; p < last; p++) {
-        c = *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || c == '_' || c == '.' || c == ':' || c == '-')
-        {
-            continue;
-        }
-
-        return 0;
-    }
-
-    return 1;
-}
-
-
-/* [A-Za-z0-9_-]{1,64} */
-
-static ngx_uint_t
-ngx_http_webhook_publish_id_valid(ngx_str_t *id)
-{
-    u_char  c, *p, *last;
-
-    if (id->len == 0 || id->len > NGX_HTTP_WEBHOOK_EVENT_ID_MAX) {
-        return 0;
-    }
-
-    last = id->data + id->len;
-
-    for (p = id->data; p < last; p++) {
-        c = *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || c == '_' || c == '-')
-        {
-            continue;
-        }
-
-        return 0;
-    }
-
-    return 1;
 }
 
 

@@ -279,8 +279,6 @@ static ngx_int_t ngx_http_webhook_sub_rec_read(u_char *p, size_t len,
     ngx_http_webhook_sub_t *sub);
 static ngx_uint_t ngx_http_webhook_sub_rec_valid(ngx_http_webhook_sub_t *sub);
 static ngx_uint_t ngx_http_webhook_rec_text(ngx_str_t *s, size_t max);
-static ngx_uint_t ngx_http_webhook_rec_word(ngx_str_t *s, size_t max,
-    char *extra);
 
 static ngx_int_t ngx_http_webhook_store_journal(
     ngx_http_webhook_store_t *store, ngx_uint_t type, u_char *p, size_t len,
@@ -2193,7 +2191,7 @@ ngx_http_webhook_sub_rec_valid(ngx_http_webhook_sub_t *sub)
 
     if (!ngx_http_webhook_json_tenant_valid(&sub->tenant)
         || (!(sub->action.len == 1 && sub->action.data[0] == '*')
-            && !ngx_http_webhook_rec_word(&action,
+            && !ngx_http_webhook_json_word(&action,
                                           NGX_HTTP_WEBHOOK_ACTION_MAX, "_.:-"))
         || sub->target_url.len == 0
         || !ngx_http_webhook_rec_text(&sub->target_url,
@@ -2244,36 +2242,6 @@ ngx_http_webhook_rec_text(ngx_str_t *s, size_t max)
     }
 
     return ngx_http_webhook_json_utf8_valid(s->data, s->len);
-}
-
-
-/* 1 to "max" letters, digits and characters of "extra" */
-
-static ngx_uint_t
-ngx_http_webhook_rec_word(ngx_str_t *s, size_t max, char *extra)
-{
-    u_char  c, *p, *last;
-
-    if (s->len == 0 || s->len > max) {
-        return 0;
-    }
-
-    last = s->data + s->len;
-
-    for (p = s->data; p < last; p++) {
-        c = *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9')
-            || (c && ngx_strchr(extra, c)))
-        {
-            continue;
-        }
-
-        return 0;
-    }
-
-    return 1;
 }
 
 
@@ -3429,8 +3397,8 @@ ngx_http_webhook_event_rec_apply(ngx_http_webhook_store_t *store, u_char *p,
     /* as publishing stores them (see ngx_http_webhook_sub_rec_valid()) */
 
     if (!ngx_http_webhook_json_tenant_valid(&tenant)
-        || !ngx_http_webhook_rec_word(&id, 64, "_-")
-        || !ngx_http_webhook_rec_word(&action, NGX_HTTP_WEBHOOK_ACTION_MAX,
+        || !ngx_http_webhook_json_word(&id, 64, "_-")
+        || !ngx_http_webhook_json_word(&action, NGX_HTTP_WEBHOOK_ACTION_MAX,
                                       "_.:-"))
     {
         return 0;
